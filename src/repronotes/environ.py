@@ -15,6 +15,9 @@ CAPTURE_FILE = "REPRONOTES_CAPTURE_FILE"
 CACHE_DIR = "REPRONOTES_CACHE_DIR"
 """Overrides the cache folder (default: <project>/.cache/repronotes)."""
 
+EXECUTE = "REPRONOTES_EXECUTE"
+"""Overrides the plugin's `execute` option: auto | force | off."""
+
 PROJECT_ROOT = "REPRONOTES_ROOT"
 """Overrides the project root (default: the nearest folder above cwd with experiments/ and mkdocs.yml)."""
 
@@ -52,6 +55,10 @@ def cache_dir_override() -> Path | None:
 def project_root_override() -> Path | None:
     value = os.environ.get(PROJECT_ROOT)
     return Path(value) if value else None
+
+
+def execute_override() -> str | None:
+    return os.environ.get(EXECUTE) or None
 
 
 def determinism_vars() -> dict[str, str]:

@@ -1,0 +1,80 @@
+"""Executed notebooks -> HTML, the way mkdocs-jupyter renders them (its nb2html), cached on disk.
+
+Two renderings:
+- `outputs`: what a post shows inline — outputs only, no Markdown cells, no cells tagged
+  remove-cell/parameters/injected-parameters; figures, tables, printed results.
+- `full`: the whole executed notebook for its own page (inputs too, hide-input honoured).
+nb2html inlines ~600 kB of scoped JupyterLab CSS and a few scripts into every conversion; we
+strip them, publish the CSS once as an asset, and drop scripts that would load from a CDN.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+from repronotes.record import write_text_atomic
+
+REMOVE_TAGS = ("remove-cell", "parameters", "injected-parameters")
+_STYLE = re.compile(r"<style[^>]*>.*?</style>", re.S)
+_SCRIPT = re.compile(r"<script[^>]*>.*?</script>", re.S)
+_ANCHOR = re.compile(r'<a class="anchor-link" href="#[^"]*">¶</a>')
+
+
+class NotebookRenderer:
+    def __init__(self, cache_dir: Path):
+        self.cache_dir = cache_dir
+        self.css: str | None = None
+
+    def render(self, notebook: Path, mode: str) -> str:
+        """HTML for `mode` ('outputs' or 'full'), from the cache when the notebook is unchanged."""
+        key = self._key(notebook, mode)
+        cached_html, cached_css = self.cache_dir / f"{key}.html", self.cache_dir / "notebook.css"
+        if cached_html.is_file() and cached_css.is_file():
+            self.css = self.css or cached_css.read_text(encoding="utf-8")
+            return cached_html.read_text(encoding="utf-8")
+        html, css = _convert(notebook, mode)
+        write_text_atomic(cached_html, html)
+        write_text_atomic(cached_css, css)
+        self.css = css
+        return html
+
+    def _key(self, notebook: Path, mode: str) -> str:
+        digest = hashlib.sha256(notebook.read_bytes())
+        digest.update(f"{mode}|{metadata.version('mkdocs-jupyter')}|{metadata.version('nbconvert')}|v1".encode())
+        return digest.hexdigest()[:32]
+
+
+def _convert(notebook: Path, mode: str) -> tuple[str, str]:
+    from mkdocs_jupyter.nbconvert2 import nb2html
+
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    nb["cells"] = [cell for cell in nb["cells"] if _keep(cell, mode)]
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "notebook.ipynb"
+        source.write_text(json.dumps(nb), encoding="utf-8")
+        html = nb2html(
+            str(source),
+            no_input=(mode == "outputs"),
+            no_prompt=(mode == "full"),  # nb2html: no_prompt would undo no_input
+            remove_tag_config={"remove_input_tags": ["hide-input"]},  # nb2html keeps only the first tag
+            custom_mathjax_url="",
+        )
+    css = "\n".join(block[block.index(">") + 1 : -len("</style>")] for block in _STYLE.findall(html))
+    body = _SCRIPT.sub("", _STYLE.sub("", html))
+    if mode == "outputs":
+        body = _ANCHOR.sub("", body)
+    return body.strip(), css
+
+
+def _keep(cell: dict, mode: str) -> bool:
+    if mode == "full":
+        return True
+    tags = set(cell.get("metadata", {}).get("tags", []))
+    if cell.get("cell_type") != "code" or tags & set(REMOVE_TAGS):
+        return False
+    return bool(cell.get("outputs"))
