@@ -72,7 +72,9 @@ def explain_changes(old: dict[str, str], new: dict[str, str]) -> list[str]:
         elif key not in new:
             reasons.append(f"{label} removed")
         elif old[key] != new[key]:
-            reasons.append(f"hardware class {old[key]} -> {new[key]}" if key == "hardware_class" else f"{label} changed")
+            reasons.append(
+                f"hardware class {old[key]} -> {new[key]}" if key == "hardware_class" else f"{label} changed"
+            )
     return reasons
 
 
@@ -174,4 +176,4 @@ def load_cached_run(root: Path, experiment: str, profile: str) -> dict[str, Any]
 
 
 def save_cached_run(root: Path, experiment: str, profile: str, run: dict[str, Any]) -> None:
-    write_json_atomic(run_dir(root, experiment, profile) / RUN_FILE, run)
+    write_json_atomic(run_dir(root, experiment, profile) / RUN_FILE, run, allow_nan=True)

@@ -54,11 +54,15 @@ def _progress(event: dict[str, Any]) -> None:
 
 
 @click.group(help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--root", type=click.Path(file_okay=False, path_type=Path), help="Project root (default: found from cwd).")
+@click.option(
+    "--root", type=click.Path(file_okay=False, path_type=Path), help="Project root (default: found from cwd)."
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log debug details.")
 @click.pass_context
 def main(ctx: click.Context, root: Path | None, verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", stream=sys.stderr
+    )
     ctx.obj = Context((root or _find_root(Path.cwd())).resolve())
 
 
@@ -90,7 +94,10 @@ def record(obj: Context, experiment: str, profile: str, allow_dirty: bool, force
         if result.previous_date:
             click.echo(f"changes against the previous record ({result.previous_date}):")
             rows = [["metric", "previous", "new", "tolerance", "verdict"]]
-            rows += [[v.metric, report._fmt(v.recorded), report._fmt(v.observed), v.tolerance, v.status] for v in result.diff]
+            rows += [
+                [v.metric, report._fmt(v.recorded), report._fmt(v.observed), v.tolerance, v.status]
+                for v in result.diff
+            ]
             click.echo(report.text_table(rows))
         else:
             click.echo("no previous record: this is the first baseline")
@@ -119,7 +126,9 @@ def verify(obj: Context, mode: str) -> None:
 
 
 @main.command(help="Print this machine's environment fingerprint (redacted) and hardware class.")
-@click.option("--threads", type=int, default=None, help="Thread count to fingerprint for (default: all cores).")
+@click.option(
+    "--threads", type=int, default=None, help="Thread count to fingerprint for (default: all cores)."
+)
 @click.pass_obj
 def env(obj: Context, threads: int | None) -> None:
     click.echo(json.dumps(fingerprint.fingerprint(obj.root, threads), indent=1, sort_keys=True))
@@ -154,7 +163,9 @@ def _finish(root: Path, outcomes: list[Outcome]) -> None:
         for note in outcome.notes:
             click.echo(f"  note: {note}")
     folder = report.write_reports(root, outcomes)
-    click.echo(f"\ndrift report: {folder.relative_to(root) if folder.is_relative_to(root) else folder}/drift_report.md")
+    click.echo(
+        f"\ndrift report: {folder.relative_to(root) if folder.is_relative_to(root) else folder}/drift_report.md"
+    )
     _print_findings(outcomes)
     sys.exit(1 if any(o.failed for o in outcomes) else 0)
 

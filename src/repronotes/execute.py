@@ -75,7 +75,9 @@ def execute(request: ExecutionRequest, progress: Progress | None = None) -> Exec
         final, stderr = _supervise(child, request, start, progress)
     except KeyboardInterrupt:
         _kill_tree(child)
-        raise RunInterruptedError(f"{request.label}: interrupted (SIGINT); records untouched", str(request.output)) from None
+        raise RunInterruptedError(
+            f"{request.label}: interrupted (SIGINT); records untouched", str(request.output)
+        ) from None
     return _result(final, stderr, request, time.monotonic() - start)
 
 
@@ -121,7 +123,9 @@ def _parse_event(line: bytes) -> dict[str, Any] | None:
     return event if isinstance(event, dict) else None
 
 
-def _result(final: dict[str, Any], stderr: str, request: ExecutionRequest, duration: float) -> ExecutionResult:
+def _result(
+    final: dict[str, Any], stderr: str, request: ExecutionRequest, duration: float
+) -> ExecutionResult:
     if final.get("event") == "done":
         return ExecutionResult(duration_s=duration, cells=int(final.get("cells", 0)))
     kept = str(request.output) if request.output.exists() else None
@@ -142,7 +146,7 @@ def _cell_message(final: dict[str, Any], request: ExecutionRequest) -> str:
     head = "\n".join(f"    {line}" for line in source[:8])
     traceback = "\n".join(f"    {line}" for line in final.get("traceback", [])[-15:])
     return (
-        f"{request.label}: cell {final.get('cell_index')} raised {final.get('ename')}: {final.get('evalue')}\n"
+        f"{request.label}: cell In[{final.get('cell_index')}] raised {final.get('ename')}: {final.get('evalue')}\n"
         f"  cell source:\n{head}\n  traceback:\n{traceback}\n"
         f"  partial executed notebook kept at {request.output.name}"
     )
@@ -194,7 +198,9 @@ def _child_main(raw: str) -> int:
     from papermill.exceptions import PapermillExecutionError
 
     args = json.loads(raw)
-    total = sum(1 for c in nbformat.read(args["notebook"], as_version=4).cells if c.cell_type == "code")
+    total = (
+        len(nbformat.read(args["notebook"], as_version=4).cells) + 1
+    )  # + papermill's injected-parameters cell
 
     def on_cell_start(cell: Any, cell_index: int, **_: Any) -> None:
         _emit({"event": "cell", "index": cell_index, "total": total + 1})
@@ -211,7 +217,7 @@ def _child_main(raw: str) -> int:
             on_cell_start=on_cell_start,
         )
     except PapermillExecutionError as exc:
-        _emit(_cell_failure(exc, args["output"]))
+        _emit(_cell_failure(exc))
         return 1
     except DeadKernelError as exc:
         _emit({"event": "error", "kind": "dead_kernel", "message": str(exc) or "kernel died"})
@@ -220,17 +226,9 @@ def _child_main(raw: str) -> int:
     return 0
 
 
-def _cell_failure(exc: Any, output: str) -> dict[str, Any]:
+def _cell_failure(exc: Any) -> dict[str, Any]:
     from repronotes.redact import strip_ansi
 
-    source = ""
-    try:
-        import nbformat
-
-        nb = nbformat.read(output, as_version=4)
-        source = nb.cells[exc.cell_index].source if exc.cell_index < len(nb.cells) else ""
-    except (OSError, ValueError):
-        pass
     return {
         "event": "error",
         "kind": "cell",
@@ -238,7 +236,7 @@ def _cell_failure(exc: Any, output: str) -> dict[str, Any]:
         "ename": exc.ename,
         "evalue": exc.evalue,
         "traceback": [strip_ansi(line) for line in "\n".join(exc.traceback).splitlines()],
-        "source": source,
+        "source": exc.source,
     }
 
 

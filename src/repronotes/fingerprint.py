@@ -123,13 +123,20 @@ def detect_gpu() -> dict[str, Any] | None:
         return None
     query = "--query-gpu=name,memory.total,driver_version"
     try:
-        out = subprocess.run([smi, query, "--format=csv,noheader,nounits"], capture_output=True, text=True, timeout=20)
+        out = subprocess.run(
+            [smi, query, "--format=csv,noheader,nounits"], capture_output=True, text=True, timeout=20
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     if out.returncode != 0 or not out.stdout.strip():
         return None
     name, memory, driver = (part.strip() for part in out.stdout.strip().splitlines()[0].split(","))
-    return {"name": name, "short_name": gpu_short_name(name), "memory_mib": int(float(memory)), "driver": driver}
+    return {
+        "name": name,
+        "short_name": gpu_short_name(name),
+        "memory_mib": int(float(memory)),
+        "driver": driver,
+    }
 
 
 def gpu_short_name(name: str) -> str:

@@ -46,13 +46,17 @@ def parse(kind: str, body: str | None, where: str) -> Marker:
     target, *pipes = [part.strip() for part in body.split("|")]
     match = _TARGET.match(target)
     if not match:
-        raise SpecError(where, f"{{{{ {kind}: {body} }}}}", "target must look like experiment[@profile][.metric]")
+        raise SpecError(
+            where, f"{{{{ {kind}: {body} }}}}", "target must look like experiment[@profile][.metric]"
+        )
     needs_metric = kind in ("value", "table")
     if needs_metric != bool(match.group("metric")):
         rule = "needs experiment.metric" if needs_metric else "takes an experiment name only"
         raise SpecError(where, f"{{{{ {kind}: {body} }}}}", rule)
     fmt, with_se, options = _pipes(pipes, where, body)
-    return Marker(kind, match.group("exp"), match.group("profile"), match.group("metric"), fmt, with_se, options)
+    return Marker(
+        kind, match.group("exp"), match.group("profile"), match.group("metric"), fmt, with_se, options
+    )
 
 
 def _pipes(pipes: list[str], where: str, body: str) -> tuple[str | None, bool, dict[str, str]]:
@@ -67,7 +71,9 @@ def _pipes(pipes: list[str], where: str, body: str) -> tuple[str | None, bool, d
             try:
                 format(0.5, pipe)
             except ValueError as exc:
-                raise SpecError(where, f"{{{{ ... {body} }}}}", f"{pipe!r} is not a Python format spec") from exc
+                raise SpecError(
+                    where, f"{{{{ ... {body} }}}}", f"{pipe!r} is not a Python format spec"
+                ) from exc
             fmt = pipe
     return fmt, with_se, options
 

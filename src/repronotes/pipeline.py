@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from repronotes import cache, fingerprint
-from repronotes.errors import CaptureError, ExecutionError, RecordError, SpecError, UnknownExperimentError
+from repronotes.errors import (
+    CaptureError,
+    ExecutionError,
+    RecordError,
+    RunInterruptedError,
+    SpecError,
+    UnknownExperimentError,
+)
 from repronotes.execute import Progress
 from repronotes.record import load_record, notebook_outputs_digest
 from repronotes.redact import redactor_for
@@ -98,7 +105,9 @@ class Engine:
         key = (exp.name, profile.name)
         if key in self._runs:
             return self._runs[key]
-        upstream_reran = [u for u in exp.needs if self.ensure_run(self.experiments[u], profile).action == "executed"]
+        upstream_reran = [
+            u for u in exp.needs if self.ensure_run(self.experiments[u], profile).action == "executed"
+        ]
         inputs = cache.input_hash(exp, profile.name, self.hardware_for(profile), self.experiments)
         cached = cache.load_cached_run(self.root, exp.name, profile.name)
         reasons = self._why_execute(cached, inputs, upstream_reran, force)
@@ -111,7 +120,9 @@ class Engine:
         self._runs[key] = run
         return run
 
-    def _why_execute(self, cached: dict[str, Any] | None, inputs: cache.InputHash, upstream: list[str], force: bool):
+    def _why_execute(
+        self, cached: dict[str, Any] | None, inputs: cache.InputHash, upstream: list[str], force: bool
+    ):
         if force or self.mode == "force":
             return ["forced"]
         if cached is None:
@@ -134,7 +145,9 @@ class Engine:
         return [self.check(exp, prof) for exp, prof in self.plan(names or list(self.experiments), profiles)]
 
     def _check(self, exp: Experiment, profile: Profile) -> Outcome:
-        outcome = Outcome(exp.name, profile.name, "verified", "verified-only", exp.rerun_command(profile.name))
+        outcome = Outcome(
+            exp.name, profile.name, "verified", "verified-only", exp.rerun_command(profile.name)
+        )
         record = self._load_record(exp, profile, outcome)
         if outcome.status in ("broken", "not-recorded"):
             return outcome
@@ -158,15 +171,19 @@ class Engine:
         except RecordError as exc:
             missing = not path.is_file()
             outcome.status = "missing" if missing else "broken"
-            outcome.findings.append(f"{exp.name}/{profile.name}: {exc} — rerun: repronotes record "
-                                    f"{exp.name} --profile {profile.name}")
+            outcome.findings.append(
+                f"{exp.name}/{profile.name}: {exc} — rerun: repronotes record "
+                f"{exp.name} --profile {profile.name}"
+            )
             return None
         outcome.record_hardware = record["environment"].get("hardware_class")
         outcome.record_date = record["run"].get("date")
         self._check_integrity(exp, profile, record, outcome)
         return record
 
-    def _check_integrity(self, exp: Experiment, profile: Profile, record: dict[str, Any], outcome: Outcome) -> None:
+    def _check_integrity(
+        self, exp: Experiment, profile: Profile, record: dict[str, Any], outcome: Outcome
+    ) -> None:
         executed = exp.executed_path(profile.name)
         rel = relative(executed, self.root)
         try:
@@ -176,10 +193,14 @@ class Engine:
         if digest != record["outputs"]["notebook_sha256"]:
             outcome.status = "broken"
             problem = "is missing" if digest is None else "does not match the record's outputs digest"
-            outcome.findings.append(f"{exp.name}/{profile.name}: {rel} {problem} (integrity) — rerun: "
-                                    f"repronotes record {exp.name} --profile {profile.name}")
+            outcome.findings.append(
+                f"{exp.name}/{profile.name}: {rel} {problem} (integrity) — rerun: "
+                f"repronotes record {exp.name} --profile {profile.name}"
+            )
 
-    def _verify_freshness(self, exp: Experiment, profile: Profile, record: dict[str, Any], outcome: Outcome) -> None:
+    def _verify_freshness(
+        self, exp: Experiment, profile: Profile, record: dict[str, Any], outcome: Outcome
+    ) -> None:
         recorded_class = record["environment"].get("hardware_class", "unknown")
         now = cache.input_hash(exp, profile.name, recorded_class, self.experiments)
         if now.digest != record["inputs"]["hash"]:
@@ -191,23 +212,33 @@ class Engine:
                 f"repronotes record {exp.name} --profile {profile.name}"
             )
 
-    def _rerun_and_compare(self, exp: Experiment, profile: Profile, record: dict[str, Any] | None, outcome: Outcome):
+    def _rerun_and_compare(
+        self, exp: Experiment, profile: Profile, record: dict[str, Any] | None, outcome: Outcome
+    ):
         try:
             run = self.ensure_run(exp, profile)
+        except RunInterruptedError:
+            raise
         except (ExecutionError, CaptureError) as exc:
             outcome.status, outcome.action = "error", "executed"
-            outcome.findings.append(f"{exp.name}/{profile.name}: {exc} — rerun: {outcome.rerun}")
+            label = f"{exp.name}/{profile.name}: "
+            message = str(exc) if str(exc).startswith(label) else label + str(exc)
+            outcome.findings.append(f"{message} — rerun: {outcome.rerun}")
             return
         outcome.action, outcome.hardware = run.action, run.hardware_class
         outcome.notes.extend(f"re-ran: {reason}" for reason in run.reasons)
         if record is None:
-            outcome.verdicts = [_new_verdict(exp, profile.name, name, entry) for name, entry in sorted(run.metrics.items())]
+            outcome.verdicts = [
+                _new_verdict(exp, profile.name, name, entry) for name, entry in sorted(run.metrics.items())
+            ]
             return
         if outcome.status == "verified":
             outcome.status = "reproduced"
         if record["inputs"]["hash"] != run.input_hash:
             changed = cache.explain_changes(record["inputs"].get("parts", {}), run.parts)
-            outcome.notes.append(f"inputs differ from the record's ({', '.join(changed)}); compared by tolerance")
+            outcome.notes.append(
+                f"inputs differ from the record's ({', '.join(changed)}); compared by tolerance"
+            )
         outcome.verdicts = compare_metrics(exp, profile.name, record, run)
         for verdict in (v for v in outcome.verdicts if v.failed):
             if outcome.status != "broken":
@@ -221,7 +252,9 @@ def compare_metrics(exp: Experiment, profile: str, record: dict[str, Any], run: 
     for name in sorted(set(record["metrics"]) | set(run.metrics)):
         spec = exp.metric_spec(name, profile)
         if spec is None:
-            verdicts.append(Verdict(name, "unexpected", None, None, "-", "no tolerance declared in experiment.yaml"))
+            verdicts.append(
+                Verdict(name, "unexpected", None, None, "-", "no tolerance declared in experiment.yaml")
+            )
             continue
         tol = spec.tolerance_for(same_hardware)
         verdicts.append(compare(name, record["metrics"].get(name), run.metrics.get(name), tol))

@@ -22,8 +22,9 @@ SECTIONS = {"run": dict, "inputs": dict, "metrics": dict, "environment": dict, "
 _RUN_KEYS = ("date", "git_commit", "profile", "parameters", "duration_s")
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    text = json.dumps(data, indent=1, sort_keys=True, allow_nan=False) + "\n"
+def write_json_atomic(path: Path, data: Any, allow_nan: bool = False) -> None:
+    """Records never hold NaN (allow_nan=False raises); local caches and reports may show one."""
+    text = json.dumps(data, indent=1, sort_keys=True, allow_nan=allow_nan) + "\n"
     write_text_atomic(path, text)
 
 

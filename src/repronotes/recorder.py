@@ -30,7 +30,9 @@ class RecordResult:
     executed: bool
 
 
-def record_profile(engine: Engine, name: str, profile_name: str, allow_dirty: bool = False, force: bool = False):
+def record_profile(
+    engine: Engine, name: str, profile_name: str, allow_dirty: bool = False, force: bool = False
+):
     """Run (or reuse today's cached run) and write it as the record of `profile_name`."""
     exp = engine.experiment(name)
     profile = exp.profile(profile_name)
@@ -51,7 +53,9 @@ def record_profile(engine: Engine, name: str, profile_name: str, allow_dirty: bo
     return RecordResult(exp.record_path(profile_name), record, previous_date, diff, run.action == "executed")
 
 
-def build_record(engine: Engine, exp: Experiment, profile: str, run: RunResult, commit: str | None, dirty: bool):
+def build_record(
+    engine: Engine, exp: Experiment, profile: str, run: RunResult, commit: str | None, dirty: bool
+):
     threads = exp.profile(profile).threads
     environment = fingerprint.fingerprint(engine.root, threads)
     environment["hardware_class"] = run.hardware_class
@@ -70,7 +74,9 @@ def build_record(engine: Engine, exp: Experiment, profile: str, run: RunResult, 
             "repronotes": __version__,
         },
         "inputs": {"hash": run.input_hash, "parts": run.parts},
-        "metrics": {name: _metric_entry(exp, profile, name, entry) for name, entry in sorted(run.metrics.items())},
+        "metrics": {
+            name: _metric_entry(exp, profile, name, entry) for name, entry in sorted(run.metrics.items())
+        },
         "environment": environment,
         "outputs": {
             "notebook": relative(exp.executed_path(profile), exp.folder),
@@ -104,7 +110,9 @@ def _previous(exp: Experiment, profile: str) -> dict[str, Any] | None:
 def git_state(root: Path) -> tuple[str | None, bool]:
     """(HEAD commit, whether the tree has uncommitted changes); (None, False) outside a git repo."""
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=30)
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=30
+        )
         if head.returncode != 0:
             return None, False
         status = subprocess.run(

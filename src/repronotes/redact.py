@@ -72,7 +72,9 @@ def _identity_pairs() -> list[tuple[str, str]]:
         pairs.append((host, "<host>"))
     user = environ.user_name()
     if user and len(user) >= 3:
-        pairs.extend([(f"/home/{user}", "/home/<user>"), (f"/Users/{user}", "/Users/<user>"), (f"{user}@", "<user>@")])
+        pairs.extend(
+            [(f"/home/{user}", "/home/<user>"), (f"/Users/{user}", "/Users/<user>"), (f"{user}@", "<user>@")]
+        )
     return pairs
 
 

@@ -47,7 +47,9 @@ def metric_rows(outcome: Outcome) -> list[list[str]]:
 
 def text_table(rows: list[list[str]]) -> str:
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines = [
+        "  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -63,9 +65,16 @@ def markdown_report(outcomes: list[Outcome]) -> str:
     parts = ["# repronotes drift report", "", markdown_table(summary_rows(outcomes)), ""]
     for o in outcomes:
         if o.verdicts:
-            parts += [f"## {o.experiment} / {o.profile}: {badge(o.status)}", "", markdown_table(metric_rows(o)), ""]
+            parts += [
+                f"## {o.experiment} / {o.profile}: {badge(o.status)}",
+                "",
+                markdown_table(metric_rows(o)),
+                "",
+            ]
         if o.findings:
-            parts += [f"**Failures in {o.experiment}/{o.profile}:**", ""] + [f"- {f}" for f in o.findings] + [""]
+            parts += (
+                [f"**Failures in {o.experiment}/{o.profile}:**", ""] + [f"- {f}" for f in o.findings] + [""]
+            )
     return "\n".join(parts)
 
 
@@ -80,7 +89,11 @@ def json_report(outcomes: list[Outcome]) -> dict[str, Any]:
 def write_reports(root: Path, outcomes: list[Outcome], folder: Path | None = None) -> Path:
     """Write drift_report.json and drift_report.md (default: .cache/repronotes/reports/)."""
     target = folder or cache_root(root) / "reports"
-    write_json_atomic(target / "drift_report.json", json.loads(json.dumps(json_report(outcomes), default=str)))
+    write_json_atomic(
+        target / "drift_report.json",
+        json.loads(json.dumps(json_report(outcomes), default=str)),
+        allow_nan=True,
+    )
     write_text_atomic(target / "drift_report.md", markdown_report(outcomes))
     return target
 

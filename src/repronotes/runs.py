@@ -128,7 +128,10 @@ def _kernel_env(profile: Profile, folder: Path) -> dict[str, str]:
 
 def _scrub_notebook(path: Path, redactor: Redactor) -> None:
     """Drop papermill's absolute paths and scrub secrets, hosts and local paths from every string."""
-    nb = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:  # the kernel or child was killed mid-write: keep what is there for inspection
+        return
     papermill = nb.get("metadata", {}).get("papermill", {})
     for key in ("input_path", "output_path"):
         papermill.pop(key, None)
@@ -163,7 +166,9 @@ def _add_capture(out: dict[str, Any], item: dict[str, Any], exp: Experiment, pro
         raise CaptureError(
             f"{exp.spec_file}: metrics: {name!r} was captured but has no tolerance declared for profile {profile!r}"
         )
-    entry = {k: item[k] for k in ("value", "n", "se", "per_seed", "steps", "values") if item.get(k) is not None}
+    entry = {
+        k: item[k] for k in ("value", "n", "se", "per_seed", "steps", "values") if item.get(k) is not None
+    }
     if kind == "metric" and "value" not in entry:
         entry["value"] = None
     out["metrics"][name] = entry
@@ -173,7 +178,9 @@ def _check_declared(metrics: dict[str, Any], exp: Experiment, profile: str) -> N
     for spec in exp.metrics:
         literal = not any(ch in spec.pattern for ch in "*?[")
         if literal and spec.applies_to(profile) and spec.pattern not in metrics:
-            raise CaptureError(f"{exp.spec_file}: metrics.{spec.pattern}: declared but not captured by the notebook")
+            raise CaptureError(
+                f"{exp.spec_file}: metrics.{spec.pattern}: declared but not captured by the notebook"
+            )
 
 
 def non_finite(metrics: dict[str, dict[str, Any]]) -> list[str]:

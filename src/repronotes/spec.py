@@ -78,7 +78,9 @@ class Experiment:
     def profile(self, name: str) -> Profile:
         if name not in self.profiles:
             known = ", ".join(sorted(self.profiles))
-            raise UnknownProfileError(self.spec_file, f"profiles.{name}", f"unknown profile; declared: {known}")
+            raise UnknownProfileError(
+                self.spec_file, f"profiles.{name}", f"unknown profile; declared: {known}"
+            )
         return self.profiles[name]
 
     def metric_spec(self, metric: str, profile: str) -> MetricSpec | None:
@@ -174,7 +176,9 @@ def read_parameter_names(notebook: Path, rel: str) -> frozenset[str]:
     for cell in cells:
         if cell.get("cell_type") == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
             return frozenset(_assigned_names("".join(cell.get("source", "")), rel))
-    raise SpecError(rel, "cells", "no cell is tagged 'parameters' (papermill needs one to inject profile params)")
+    raise SpecError(
+        rel, "cells", "no cell is tagged 'parameters' (papermill needs one to inject profile params)"
+    )
 
 
 def _assigned_names(source: str, rel: str) -> set[str]:
@@ -207,10 +211,14 @@ def _profile(name: str, body: Any, rel: str, parameter_names: frozenset[str]) ->
         raise SpecError(rel, f"{key}.params", "must be a mapping of notebook parameter -> value")
     for param in params:
         if param in ENGINE_PARAMETERS:
-            raise SpecError(rel, f"{key}.params.{param}", "is injected by the engine; do not set it in a profile")
+            raise SpecError(
+                rel, f"{key}.params.{param}", "is injected by the engine; do not set it in a profile"
+            )
         if param not in parameter_names:
             known = ", ".join(sorted(parameter_names)) or "none"
-            raise SpecError(rel, f"{key}.params.{param}", f"not a parameter of the notebook (it defines: {known})")
+            raise SpecError(
+                rel, f"{key}.params.{param}", f"not a parameter of the notebook (it defines: {known})"
+            )
     return Profile(
         name=name,
         params=dict(params),

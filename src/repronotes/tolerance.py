@@ -86,7 +86,9 @@ def parse_tolerance(body: dict[str, Any], rel: str, key: str) -> Tolerance:
     if not kinds:
         raise SpecError(rel, key, f"needs a tolerance kind: one of {', '.join(KIND_KEYS)}")
     if not any(kinds <= group for group in _GROUPS):
-        raise SpecError(rel, key, f"mixes tolerance kinds {sorted(kinds)}; choose one kind (abs+rel may combine)")
+        raise SpecError(
+            rel, key, f"mixes tolerance kinds {sorted(kinds)}; choose one kind (abs+rel may combine)"
+        )
     values: dict[str, Any] = {}
     for name in kinds:
         values[name] = _check_value(name, body[name], rel, f"{key}.{name}")
@@ -107,7 +109,9 @@ def _check_value(name: str, value: Any, rel: str, key: str) -> Any:
     return float(value)
 
 
-def compare(metric: str, recorded: dict[str, Any] | None, observed: dict[str, Any] | None, tol: Tolerance) -> Verdict:
+def compare(
+    metric: str, recorded: dict[str, Any] | None, observed: dict[str, Any] | None, tol: Tolerance
+) -> Verdict:
     """One metric's verdict. `recorded`/`observed` are record entries ({value, n, se} or {steps, values})."""
     desc = tol.describe()
     if observed is None:
@@ -122,7 +126,9 @@ def compare(metric: str, recorded: dict[str, Any] | None, observed: dict[str, An
     return Verdict(metric, status, _shown(recorded), _shown(observed), desc, detail)
 
 
-def _compare_series(metric: str, recorded: dict[str, Any], observed: dict[str, Any], tol: Tolerance) -> Verdict:
+def _compare_series(
+    metric: str, recorded: dict[str, Any], observed: dict[str, Any], tol: Tolerance
+) -> Verdict:
     desc = tol.describe() + ("" if tol.series == "pointwise" else f" on {tol.series}")
     shown_r, shown_o = _series_shown(recorded), _series_shown(observed)
     if tol.info:

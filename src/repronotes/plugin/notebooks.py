@@ -45,7 +45,9 @@ class NotebookRenderer:
 
     def _key(self, notebook: Path, mode: str) -> str:
         digest = hashlib.sha256(notebook.read_bytes())
-        digest.update(f"{mode}|{metadata.version('mkdocs-jupyter')}|{metadata.version('nbconvert')}|v1".encode())
+        digest.update(
+            f"{mode}|{metadata.version('mkdocs-jupyter')}|{metadata.version('nbconvert')}|v1".encode()
+        )
         return digest.hexdigest()[:32]
 
 

@@ -85,7 +85,11 @@ class RepronotesPlugin(BasePlugin[RepronotesConfig]):
         embedded: dict[str, list[str]] = {}
         for file in files.documentation_pages():
             where = self._page_label(file)
-            text = Path(file.abs_src_path).read_text(encoding="utf-8") if file.abs_src_path else file.content_string
+            text = (
+                Path(file.abs_src_path).read_text(encoding="utf-8")
+                if file.abs_src_path
+                else file.content_string
+            )
             try:
                 found = markers.find(text, where)
             except ReproError as exc:
@@ -129,7 +133,7 @@ class RepronotesPlugin(BasePlugin[RepronotesConfig]):
                 uri = f"{self.config.notebook_pages_dir}/{name}/{outcome.profile}.md"
                 slot = self._slot(self.renderer.render(executed, "full"))
                 content = (
-                    f"---\ntitle: \"{exp.title} ({outcome.profile} notebook)\"\n---\n\n# {exp.title}\n\n"
+                    f'---\ntitle: "{exp.title} ({outcome.profile} notebook)"\n---\n\n# {exp.title}\n\n'
                     f"The executed notebook behind the `{outcome.profile}` record "
                     f"({record['environment'].get('hardware_class')}, {record['run']['date'][:10]}).\n\n{slot}\n"
                 )
@@ -163,7 +167,9 @@ class RepronotesPlugin(BasePlugin[RepronotesConfig]):
         record = self._chosen_record(marker, where)
         if marker.kind == "value":
             if marker.metric not in record["metrics"]:
-                raise KeyError(f"{marker.experiment} has no metric {marker.metric!r} in its {record['run']['profile']} record")
+                raise KeyError(
+                    f"{marker.experiment} has no metric {marker.metric!r} in its {record['run']['profile']} record"
+                )
             return render.value_html(record, marker.metric, marker.fmt, marker.with_se, where)
         if marker.kind == "table":
             return render.metric_table_markdown(record, marker.metric, marker.fmt, marker.options)
@@ -186,7 +192,11 @@ class RepronotesPlugin(BasePlugin[RepronotesConfig]):
         name = marker.experiment
         if name not in self.engine.experiments:
             raise KeyError(f"unknown experiment {name!r}")
-        order = [marker.profile] if marker.profile else [*self.config.display_profiles, *self.engine.experiments[name].profiles]
+        order = (
+            [marker.profile]
+            if marker.profile
+            else [*self.config.display_profiles, *self.engine.experiments[name].profiles]
+        )
         for profile in order:
             record = self.record(name, profile)
             if record is not None:

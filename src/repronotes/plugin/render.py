@@ -53,7 +53,9 @@ def format_value(value: Any, fmt: str | None) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def metric_table_markdown(record: dict[str, Any], prefix: str, fmt: str | None, options: dict[str, str]) -> str:
+def metric_table_markdown(
+    record: dict[str, Any], prefix: str, fmt: str | None, options: dict[str, str]
+) -> str:
     """Metrics named <prefix>/<row>/<column> as a Markdown table (rows/cols from options or sorted)."""
     cells: dict[tuple[str, str], Any] = {}
     for name, entry in record["metrics"].items():
@@ -70,7 +72,11 @@ def metric_table_markdown(record: dict[str, Any], prefix: str, fmt: str | None, 
         values = [format_value(cells[(row, col)], fmt) if (row, col) in cells else "–" for col in cols]
         lines.append("| " + " | ".join([f"**{row}**", *values]) + " |")
     source = f"{record['experiment']} · profile {record['run']['profile']} on {record['environment'].get('hardware_class')}"
-    return "\n" + "\n".join(lines) + f"\n\n<p class=\"rn-table-source\">Source: record of {html.escape(source)}.</p>\n"
+    return (
+        "\n"
+        + "\n".join(lines)
+        + f'\n\n<p class="rn-table-source">Source: record of {html.escape(source)}.</p>\n'
+    )
 
 
 def _order(explicit: str | None, seen: list[str]) -> list[str]:
@@ -92,7 +98,7 @@ def panel_html(
     date = ((record or {}).get("run", {}).get("date") or "–")[:10]
     summary = (
         f'<span class="rn-badge rn-{shown.status}">{html.escape(badge(shown.status))}</span> '
-        f"<span class=\"rn-summary\">{html.escape(title)} · profile <b>{html.escape(shown.profile)}</b> · "
+        f'<span class="rn-summary">{html.escape(title)} · profile <b>{html.escape(shown.profile)}</b> · '
         f"{html.escape(hardware)} · recorded {html.escape(date)}</span>"
     )
     parts = [f'<details class="rn-panel {css}">', f"<summary>{summary}</summary>"]
@@ -100,7 +106,9 @@ def panel_html(
     parts.append(_metrics_table(shown))
     parts.append(_findings(outcomes))
     commands = "\n".join(o.rerun for o in outcomes if o.status != "not-recorded")
-    parts.append(f'<p class="rn-rerun">Rerun it yourself:</p><pre class="rn-command"><code>{html.escape(commands)}</code></pre>')
+    parts.append(
+        f'<p class="rn-rerun">Rerun it yourself:</p><pre class="rn-command"><code>{html.escape(commands)}</code></pre>'
+    )
     parts.append("</details>")
     return "".join(p for p in parts if p)
 
@@ -111,7 +119,7 @@ def _profiles_table(outcomes: list[Outcome], links: dict[str, str]) -> str:
         link = links.get(o.profile)
         notebook = f'<a href="{html.escape(link)}">notebook</a>' if link else "–"
         rows.append(
-            f"<tr><td>{html.escape(o.profile)}</td><td><span class=\"rn-badge rn-{o.status}\">"
+            f'<tr><td>{html.escape(o.profile)}</td><td><span class="rn-badge rn-{o.status}">'
             f"{html.escape(badge(o.status))}</span></td><td>{html.escape(o.record_hardware or '–')}</td>"
             f"<td>{html.escape((o.record_date or '–')[:10])}</td><td>{html.escape(_action(o))}</td><td>{notebook}</td></tr>"
         )
@@ -132,7 +140,7 @@ def _metrics_table(outcome: Outcome) -> str:
     if not outcome.verdicts:
         return ""
     rows = "".join(
-        f"<tr class=\"rn-v-{v.status}\"><td><code>{html.escape(v.metric)}</code></td><td>{_cell(v.recorded)}</td>"
+        f'<tr class="rn-v-{v.status}"><td><code>{html.escape(v.metric)}</code></td><td>{_cell(v.recorded)}</td>'
         f"<td>{_cell(v.observed)}</td><td>{html.escape(v.tolerance)}</td><td>{html.escape(v.status)}</td></tr>"
         for v in outcome.verdicts
     )
@@ -142,7 +150,9 @@ def _metrics_table(outcome: Outcome) -> str:
 
 
 def _findings(outcomes: list[Outcome]) -> str:
-    lines = [f for o in outcomes for f in o.findings] + [f"{o.profile}: {n}" for o in outcomes for n in o.notes]
+    lines = [f for o in outcomes for f in o.findings] + [
+        f"{o.profile}: {n}" for o in outcomes for n in o.notes
+    ]
     if not lines:
         return ""
     items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)

@@ -1,0 +1,107 @@
+"""End to end: `mkdocs build` on a fixture site re-runs, compares, renders, and fails on drift."""
+
+import pytest
+
+from conftest import TOY_SPEC
+from repronotes import fingerprint
+from repronotes.pipeline import Engine
+from repronotes.recorder import record_profile
+
+pytestmark = pytest.mark.slow
+
+POST = "Accuracy was {{ value: toy.accuracy | .1% }} (n = 200).\n\n{{ experiment: toy }}\n"
+
+
+@pytest.fixture
+def site(project):
+    project.experiment()
+    project.post("toy_post", POST)
+    assert project.cli("record", "toy", "--profile", "cpu").returncode == 0
+    return project
+
+
+def test_clean_build_passes_and_renders_values_panel_and_notebook_page(site):
+    result = site.build()
+    assert result.returncode == 0, result.stderr
+    page = (site.root / "site_build/toy_post/index.html").read_text()
+    assert "25.0%" in page and 'data-profile="cpu"' in page
+    assert "reproduced in this build" in page and "rn-panel" in page
+    assert "accuracy = 0.25" in page  # the notebook's printed output, inline
+    assert "capture.metric" not in page  # inputs are not shown inline
+    assert "repronotes run toy --profile cpu" in page
+    notebook_page = site.root / "site_build/notebooks/toy/cpu/index.html"
+    assert notebook_page.is_file() and "capture.metric" in notebook_page.read_text()
+    assert (site.root / "site_build/assets/repronotes/repronotes.css").is_file()
+
+
+def test_second_build_hits_the_cache(site):
+    assert site.build().returncode == 0
+    again = site.build()
+    assert again.returncode == 0
+    assert "running toy/cpu" not in again.stderr and "repronotes: [toy/cpu] cell" not in again.stderr
+
+
+def test_drift_beyond_tolerance_fails_the_build_with_the_whole_story(site):
+    site.set_param("toy", "  cpu: {params: {scale: 2.0}, timeout: 60, threads: 1}")
+    result = site.build()
+    assert result.returncode != 0
+    message = result.stderr
+    assert (
+        "posts/toy_post.md: toy/cpu: metric accuracy drifted: recorded 0.25, this run 0.5, tolerance ±2·SE"
+        in message
+    )
+    assert "metric speed" not in message  # faster is within min_ratio
+    assert "rerun: repronotes run toy --profile cpu" in message
+    assert "metric loss drifted" in message and "step 3" in message
+
+
+def test_change_within_tolerance_passes(site):
+    site.set_param("toy", "  cpu: {params: {scale: 1.04}, timeout: 60, threads: 1}")
+    spec = site.root / "experiments/toy/experiment.yaml"
+    spec.write_text(spec.read_text().replace("loss: {rel: 1.0e-6}", "loss: {rel: 0.05}"))
+    result = site.build()
+    assert result.returncode == 0, result.stderr
+    assert "reproduced in this build" in (site.root / "site_build/toy_post/index.html").read_text()
+
+
+def test_unknown_experiment_in_a_post_fails(site):
+    site.post("bad", "{{ experiment: nosuch }}")
+    result = site.build()
+    assert result.returncode != 0
+    assert "posts/bad.md embeds unknown experiment 'nosuch' (known: toy)" in result.stderr
+
+
+def test_execute_off_verifies_without_running(site):
+    result = site.build(env={"REPRONOTES_EXECUTE": "off"})
+    assert result.returncode == 0, result.stderr
+    assert "running toy" not in result.stderr
+    assert "verified from record" in (site.root / "site_build/toy_post/index.html").read_text()
+
+
+def test_stale_record_of_a_profile_this_machine_cannot_run_fails_verify(project, monkeypatch):
+    spec = TOY_SPEC.replace(
+        "profiles:\n", "profiles:\n  gpu: {params: {scale: 1.0}, timeout: 60, requires: cuda}\n"
+    )
+    project.experiment(spec=spec)
+    fake_gpu = {"name": "NVIDIA H100 80GB HBM3", "short_name": "h100", "memory_mib": 81559, "driver": "580"}
+    monkeypatch.setattr(fingerprint, "detect_gpu", lambda: fake_gpu)
+    monkeypatch.setattr(fingerprint, "capabilities", lambda: {"cuda"})
+    record_profile(Engine(project.root), "toy", "gpu", allow_dirty=True)
+    assert project.record_json(profile="gpu")["environment"]["hardware_class"] == "cuda-h100"
+    monkeypatch.undo()
+    assert project.cli("record", "toy", "--profile", "cpu").returncode == 0
+    fresh = project.cli("verify")
+    assert fresh.returncode == 0, fresh.stderr
+    assert "verified from record" in fresh.stdout
+    notebook = project.root / "experiments/toy/notebook.ipynb"
+    notebook.write_text(
+        notebook.read_text().replace(
+            'capture.metric(\\"count\\", 42)', 'capture.metric(\\"count\\", 42)  # edited'
+        )
+    )
+    stale = project.cli("verify")
+    assert stale.returncode == 1
+    assert (
+        "toy/gpu: record is stale (notebook changed); this machine cannot run it (needs cuda)" in stale.stderr
+    )
+    assert "rerun on cuda-h100: repronotes record toy --profile gpu" in stale.stderr
