@@ -18,6 +18,9 @@ CACHE_DIR = "REPRONOTES_CACHE_DIR"
 EXECUTE = "REPRONOTES_EXECUTE"
 """Overrides the plugin's `execute` option: auto | force | off."""
 
+GIT_COMMIT = "REPRONOTES_GIT_COMMIT"
+"""The commit a record names when the tree travels without .git (the GPU machine gets a copy, not a clone)."""
+
 PROJECT_ROOT = "REPRONOTES_ROOT"
 """Overrides the project root (default: the nearest folder above cwd with experiments/ and mkdocs.yml)."""
 
@@ -61,6 +64,10 @@ def project_root_override() -> Path | None:
 
 def execute_override() -> str | None:
     return os.environ.get(EXECUTE) or None
+
+
+def git_commit_override() -> str | None:
+    return os.environ.get(GIT_COMMIT) or None
 
 
 def determinism_vars() -> dict[str, str]:

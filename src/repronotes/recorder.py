@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from repronotes import __version__, fingerprint
+from repronotes import __version__, environ, fingerprint
 from repronotes.errors import DirtyTreeError, RecordError
 from repronotes.pipeline import Engine, compare_metrics
 from repronotes.record import SCHEMA, load_record, write_record
@@ -108,7 +108,13 @@ def _previous(exp: Experiment, profile: str) -> dict[str, Any] | None:
 
 
 def git_state(root: Path) -> tuple[str | None, bool]:
-    """(HEAD commit, whether the tree has uncommitted changes); (None, False) outside a git repo."""
+    """(HEAD commit, whether the tree has uncommitted changes); (None, False) outside a git repo.
+
+    A copy of the tree without .git (the GPU machine) names its commit through REPRONOTES_GIT_COMMIT.
+    """
+    override = environ.git_commit_override()
+    if override is not None:
+        return override, False
     try:
         head = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=30
