@@ -105,3 +105,34 @@ def test_stale_record_of_a_profile_this_machine_cannot_run_fails_verify(project,
         "toy/gpu: record is stale (notebook changed); this machine cannot run it (needs cuda)" in stale.stderr
     )
     assert "rerun on cuda-h100: repronotes record toy --profile gpu" in stale.stderr
+
+
+def test_planted_secret_host_and_paths_never_reach_records_or_the_site(project):
+    leaky = "import os, socket\nfrom repronotes import capture\ncapture.metric('count', 1)\n" + (
+        "print(os.environ['HF_TOKEN'], os.getcwd(), os.path.expanduser('~'))\nraise_me = False\n"
+    )
+    project.experiment(
+        code=leaky, spec="title: Leaky\nprofiles: {cpu: {timeout: 60}}\nmetrics: {count: {exact: true}}\n"
+    )
+    project.post("leaky", "{{ experiment: toy }}")
+    env = {"HF_TOKEN": "hf_plantedFAKEsecret0123456789"}
+    assert project.cli("record", "toy", "--profile", "cpu", env=env).returncode == 0
+    assert project.build(env=env).returncode == 0
+    published = [p for p in (project.root / "site_build").rglob("*") if p.is_file()]
+    published += list((project.root / "experiments").rglob("*.json")) + list(
+        (project.root / "experiments").rglob("*.ipynb")
+    )
+    for path in published:
+        text = path.read_text(errors="replace")
+        assert "hf_plantedFAKE" not in text, path
+        assert str(project.root) not in text, path
+    executed = (project.root / "experiments/toy/runs/cpu.ipynb").read_text()
+    assert "<redacted-secret> <project>/.cache/repronotes/runs/toy/cpu" in executed
+
+
+def test_run_a_post_runs_what_it_embeds(site):
+    result = site.cli("run", "posts/toy_post.md")
+    assert result.returncode == 0, result.stderr
+    assert "toy" in result.stdout and "reproduced in this build" in result.stdout
+    missing = site.cli("run", "no_such_post")
+    assert missing.returncode == 2 and "neither an experiment" in missing.stderr
