@@ -48,9 +48,7 @@ class Context:
 
 
 def _progress(event: dict[str, Any]) -> None:
-    elapsed = int(event.get("elapsed_s", 0))
-    cell = f"cell {int(event.get('index', -1)) + 1}/{event.get('total', '?')}"
-    click.echo(f"  [{event.get('label')}] {cell} · {elapsed // 60:02d}:{elapsed % 60:02d}", err=True)
+    click.echo("  " + report.progress_line(event), err=True)
 
 
 @click.group(help=HELP, context_settings={"help_option_names": ["-h", "--help"]})

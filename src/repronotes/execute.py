@@ -34,6 +34,7 @@ from repronotes.errors import (
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[dict[str, Any]], None]
+HEARTBEAT_S = 20.0  # a long cell still reports that it is alive, and for how long
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,14 @@ def _supervise(child: subprocess.Popen, request: ExecutionRequest, start: float,
     selector.register(child.stdout, selectors.EVENT_READ)
     final: dict[str, Any] = {}
     buffer = b""
+    current: dict[str, Any] = {"event": "cell", "index": -1}
+    last_report = time.monotonic()
     while True:
+        if progress is not None and time.monotonic() - last_report >= HEARTBEAT_S:
+            progress(
+                {**current, "elapsed_s": time.monotonic() - start, "label": request.label, "still": True}
+            )
+            last_report = time.monotonic()
         remaining = request.timeout - (time.monotonic() - start)
         if remaining <= 0:
             _kill_tree(child)
@@ -109,6 +117,7 @@ def _supervise(child: subprocess.Popen, request: ExecutionRequest, start: float,
             if event.get("event") in ("done", "error"):
                 final = event
             elif progress is not None:
+                current, last_report = event, time.monotonic()
                 progress({**event, "elapsed_s": time.monotonic() - start, "label": request.label})
     child.wait()
     stderr = child.stderr.read().decode(errors="replace") if child.stderr else ""

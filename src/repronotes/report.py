@@ -24,6 +24,14 @@ _BADGES = {
 }
 
 
+def progress_line(event: dict[str, Any]) -> str:
+    """'[qdora_sft/cpu] cell 5/23 · 01:42' (+ 'still running' for a heartbeat inside a long cell)."""
+    elapsed = int(event.get("elapsed_s", 0))
+    cell = f"cell {int(event.get('index', -1)) + 1}/{event.get('total', '?')}"
+    still = " (still running)" if event.get("still") else ""
+    return f"[{event.get('label')}] {cell}{still} · {elapsed // 60:02d}:{elapsed % 60:02d}"
+
+
 def badge(status: str) -> str:
     return _BADGES.get(status, status)
 

@@ -261,9 +261,7 @@ class RepronotesPlugin(BasePlugin[RepronotesConfig]):
 
 
 def _log_progress(event: dict[str, Any]) -> None:
-    elapsed = int(event.get("elapsed_s", 0))
-    log.info("repronotes: [%s] cell %s/%s · %02d:%02d", event.get("label"), int(event.get("index", -1)) + 1,
-             event.get("total", "?"), elapsed // 60, elapsed % 60)  # fmt: skip
+    log.info("repronotes: %s", report.progress_line(event))
 
 
 def _asset(name: str) -> str:
