@@ -71,6 +71,8 @@ def test_drift_fails_with_a_precise_message(recorded):
     )
     assert "metric count" not in result.stderr  # exact metric unchanged
     assert untouched(recorded)
+    status = recorded.cli("status")  # no execution: compares the last local run with the record
+    assert status.returncode == 1 and "drifted" in status.stdout and "metric accuracy drifted" in status.stderr
 
 
 def test_record_shows_the_diff_against_the_previous_record(recorded):

@@ -155,9 +155,27 @@ class Engine:
             self._rerun_and_compare(exp, profile, record, outcome)
         elif record is not None:
             self._verify_freshness(exp, profile, record, outcome)
+            if self.runnable(profile):
+                self._compare_cached_run(exp, profile, record, outcome)
         else:
             outcome.action = "skipped"
         return outcome
+
+    def _compare_cached_run(
+        self, exp: Experiment, profile: Profile, record: dict[str, Any], outcome: Outcome
+    ) -> None:
+        """Execution off: still report drift if this machine's last run (with today's inputs) drifted."""
+        cached = cache.load_cached_run(self.root, exp.name, profile.name)
+        inputs = cache.input_hash(exp, profile.name, self.hardware_for(profile), self.experiments)
+        if cached is None or cached.get("input_hash") != inputs.digest:
+            return
+        run = RunResult.from_cache(cached, cache.run_dir(self.root, exp.name, profile.name))
+        outcome.verdicts = compare_metrics(exp, profile.name, record, run)
+        outcome.hardware = run.hardware_class
+        outcome.notes.append(f"compared with the last local run ({run.date[:10]}, {run.hardware_class})")
+        for verdict in (v for v in outcome.verdicts if v.failed):
+            outcome.status = "drifted" if outcome.status == "verified" else outcome.status
+            outcome.findings.append(drift_line(exp, profile.name, verdict, outcome.rerun))
 
     def _load_record(self, exp: Experiment, profile: Profile, outcome: Outcome) -> dict[str, Any] | None:
         path = exp.record_path(profile.name)
