@@ -1,5 +1,7 @@
 """End to end: `mkdocs build` on a fixture site re-runs, compares, renders, and fails on drift."""
 
+import shutil
+
 import pytest
 
 from conftest import TOY_SPEC
@@ -21,6 +23,7 @@ def site(project):
 
 
 def test_clean_build_passes_and_renders_values_panel_and_notebook_page(site):
+    shutil.rmtree(site.root / ".cache")  # a fresh clone: the build itself re-executes the cpu profile
     result = site.build()
     assert result.returncode == 0, result.stderr
     page = (site.root / "site_build/toy_post/index.html").read_text()
@@ -38,7 +41,8 @@ def test_second_build_hits_the_cache(site):
     assert site.build().returncode == 0
     again = site.build()
     assert again.returncode == 0
-    assert "running toy/cpu" not in again.stderr and "repronotes: [toy/cpu] cell" not in again.stderr
+    assert "running toy/cpu" not in again.stderr and "[toy/cpu] cell" not in again.stderr
+    assert "reproduced (cached run)" in (site.root / "site_build/toy_post/index.html").read_text()
 
 
 def test_drift_beyond_tolerance_fails_the_build_with_the_whole_story(site):
@@ -72,6 +76,7 @@ def test_unknown_experiment_in_a_post_fails(site):
 
 
 def test_execute_off_verifies_without_running(site):
+    shutil.rmtree(site.root / ".cache")  # no local run to stand in: integrity and freshness only
     result = site.build(env={"REPRONOTES_EXECUTE": "off"})
     assert result.returncode == 0, result.stderr
     assert "running toy" not in result.stderr
@@ -133,6 +138,6 @@ def test_planted_secret_host_and_paths_never_reach_records_or_the_site(project):
 def test_run_a_post_runs_what_it_embeds(site):
     result = site.cli("run", "posts/toy_post.md")
     assert result.returncode == 0, result.stderr
-    assert "toy" in result.stdout and "reproduced in this build" in result.stdout
+    assert "toy" in result.stdout and "reproduced (cached run)" in result.stdout
     missing = site.cli("run", "no_such_post")
     assert missing.returncode == 2 and "neither an experiment" in missing.stderr

@@ -55,7 +55,7 @@ def test_record_then_run_reproduces_from_cache(recorded):
     assert record["metrics"]["accuracy"]["tolerance"] == {"band": 2.0}
     result = recorded.cli("run", "toy")
     assert result.returncode == 0, result.stderr
-    assert "reproduced in this build" in result.stdout and "cached" in result.stdout
+    assert "reproduced (cached run)" in result.stdout
     assert "running toy/cpu" not in result.stderr  # cache hit: nothing executed
 
 
@@ -72,7 +72,9 @@ def test_drift_fails_with_a_precise_message(recorded):
     assert "metric count" not in result.stderr  # exact metric unchanged
     assert untouched(recorded)
     status = recorded.cli("status")  # no execution: compares the last local run with the record
-    assert status.returncode == 1 and "drifted" in status.stdout and "metric accuracy drifted" in status.stderr
+    assert (
+        status.returncode == 1 and "drifted" in status.stdout and "metric accuracy drifted" in status.stderr
+    )
 
 
 def test_record_shows_the_diff_against_the_previous_record(recorded):

@@ -156,7 +156,9 @@ def _finish(root: Path, outcomes: list[Outcome]) -> None:
     click.echo(report.text_table(report.summary_rows(outcomes)))
     for outcome in outcomes:
         if outcome.verdicts:
-            click.echo(f"\n{outcome.experiment}/{outcome.profile}: {report.badge(outcome.status)}")
+            click.echo(
+                f"\n{outcome.experiment}/{outcome.profile}: {report.badge(outcome.status, outcome.action)}"
+            )
             click.echo(report.text_table(report.metric_rows(outcome)))
         for note in outcome.notes:
             click.echo(f"  note: {note}")

@@ -153,29 +153,27 @@ class Engine:
             return outcome
         if self.runnable(profile) and self.mode != "off":
             self._rerun_and_compare(exp, profile, record, outcome)
+        elif (
+            record is not None
+            and self.runnable(profile)
+            and (cached := self._current_cached_run(exp, profile))
+        ):
+            self._rerun_and_compare(
+                exp, profile, record, outcome, cached
+            )  # execution off: the cached run stands in
         elif record is not None:
             self._verify_freshness(exp, profile, record, outcome)
-            if self.runnable(profile):
-                self._compare_cached_run(exp, profile, record, outcome)
         else:
             outcome.action = "skipped"
         return outcome
 
-    def _compare_cached_run(
-        self, exp: Experiment, profile: Profile, record: dict[str, Any], outcome: Outcome
-    ) -> None:
-        """Execution off: still report drift if this machine's last run (with today's inputs) drifted."""
+    def _current_cached_run(self, exp: Experiment, profile: Profile) -> RunResult | None:
+        """This machine's last run of the profile, if it used today's inputs (execution off never executes)."""
         cached = cache.load_cached_run(self.root, exp.name, profile.name)
         inputs = cache.input_hash(exp, profile.name, self.hardware_for(profile), self.experiments)
         if cached is None or cached.get("input_hash") != inputs.digest:
-            return
-        run = RunResult.from_cache(cached, cache.run_dir(self.root, exp.name, profile.name))
-        outcome.verdicts = compare_metrics(exp, profile.name, record, run)
-        outcome.hardware = run.hardware_class
-        outcome.notes.append(f"compared with the last local run ({run.date[:10]}, {run.hardware_class})")
-        for verdict in (v for v in outcome.verdicts if v.failed):
-            outcome.status = "drifted" if outcome.status == "verified" else outcome.status
-            outcome.findings.append(drift_line(exp, profile.name, verdict, outcome.rerun))
+            return None
+        return RunResult.from_cache(cached, cache.run_dir(self.root, exp.name, profile.name))
 
     def _load_record(self, exp: Experiment, profile: Profile, outcome: Outcome) -> dict[str, Any] | None:
         path = exp.record_path(profile.name)
@@ -231,10 +229,15 @@ class Engine:
             )
 
     def _rerun_and_compare(
-        self, exp: Experiment, profile: Profile, record: dict[str, Any] | None, outcome: Outcome
-    ):
+        self,
+        exp: Experiment,
+        profile: Profile,
+        record: dict[str, Any] | None,
+        outcome: Outcome,
+        run: RunResult | None = None,
+    ) -> None:
         try:
-            run = self.ensure_run(exp, profile)
+            run = run or self.ensure_run(exp, profile)
         except RunInterruptedError:
             raise
         except (ExecutionError, CaptureError) as exc:

@@ -32,7 +32,10 @@ def progress_line(event: dict[str, Any]) -> str:
     return f"[{event.get('label')}] {cell}{still} · {elapsed // 60:02d}:{elapsed % 60:02d}"
 
 
-def badge(status: str) -> str:
+def badge(status: str, action: str | None = None) -> str:
+    """The reader-facing words for a status; a cache hit says so instead of claiming a fresh run."""
+    if status == "reproduced" and action == "cached":
+        return "reproduced (cached run)"
     return _BADGES.get(status, status)
 
 
@@ -40,7 +43,7 @@ def summary_rows(outcomes: list[Outcome]) -> list[list[str]]:
     rows = [["experiment", "profile", "status", "action", "hardware", "recorded on", "record date"]]
     for o in outcomes:
         rows.append(
-            [o.experiment, o.profile, badge(o.status), o.action, o.hardware or "-", o.record_hardware or "-",
+            [o.experiment, o.profile, badge(o.status, o.action), o.action, o.hardware or "-", o.record_hardware or "-",
              (o.record_date or "-")[:10]]
         )  # fmt: skip
     return rows
@@ -74,7 +77,7 @@ def markdown_report(outcomes: list[Outcome]) -> str:
     for o in outcomes:
         if o.verdicts:
             parts += [
-                f"## {o.experiment} / {o.profile}: {badge(o.status)}",
+                f"## {o.experiment} / {o.profile}: {badge(o.status, o.action)}",
                 "",
                 markdown_table(metric_rows(o)),
                 "",

@@ -97,7 +97,7 @@ def panel_html(
     hardware = (record or {}).get("environment", {}).get("hardware_class", "–")
     date = ((record or {}).get("run", {}).get("date") or "–")[:10]
     summary = (
-        f'<span class="rn-badge rn-{shown.status}">{html.escape(badge(shown.status))}</span> '
+        f'<span class="rn-badge rn-{shown.status}">{html.escape(badge(shown.status, shown.action))}</span> '
         f'<span class="rn-summary">{html.escape(title)} · profile <b>{html.escape(shown.profile)}</b> · '
         f"{html.escape(hardware)} · recorded {html.escape(date)}</span>"
     )
@@ -120,7 +120,7 @@ def _profiles_table(outcomes: list[Outcome], links: dict[str, str]) -> str:
         notebook = f'<a href="{html.escape(link)}">notebook</a>' if link else "–"
         rows.append(
             f'<tr><td>{html.escape(o.profile)}</td><td><span class="rn-badge rn-{o.status}">'
-            f"{html.escape(badge(o.status))}</span></td><td>{html.escape(o.record_hardware or '–')}</td>"
+            f"{html.escape(badge(o.status, o.action))}</span></td><td>{html.escape(o.record_hardware or '–')}</td>"
             f"<td>{html.escape((o.record_date or '–')[:10])}</td><td>{html.escape(_action(o))}</td><td>{notebook}</td></tr>"
         )
     head = "<tr><th>profile</th><th>status</th><th>recorded on</th><th>date</th><th>this build</th><th></th></tr>"
