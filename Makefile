@@ -3,11 +3,18 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+ASSETS := notes/assets/vendor/katex/katex.min.js
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: venv site test lint format lock clean serve bench
+.PHONY: venv assets site test lint format lock clean serve bench
 
 venv: $(STAMP)
+
+# KaTeX from the npm registry, served by the site itself (scripts/site_assets.sh copies it into notes/assets/vendor/).
+assets: $(ASSETS)
+
+$(ASSETS): package.json package-lock.json scripts/site_assets.sh
+	npm ci --no-audit --no-fund --loglevel=error
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,13 +22,13 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
-site: venv
+site: venv assets
 	$(BIN)/mkdocs build --strict
 
-serve: venv
+serve: venv assets
 	$(BIN)/mkdocs serve
 
-test: venv lint
+test: venv assets lint
 	$(BIN)/pytest
 
 lint: venv
@@ -44,4 +51,4 @@ lock:
 	mv requirements.lock.new requirements.lock && rm -rf .venv-lock
 
 clean:
-	rm -rf site_build .cache tests/artifacts
+	rm -rf site_build .cache tests/artifacts node_modules notes/assets/vendor/katex
