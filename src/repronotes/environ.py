@@ -21,6 +21,9 @@ EXECUTE = "REPRONOTES_EXECUTE"
 GIT_COMMIT = "REPRONOTES_GIT_COMMIT"
 """The commit a record names when the tree travels without .git (the GPU machine gets a copy, not a clone)."""
 
+GIT_DIRTY = "REPRONOTES_GIT_DIRTY"
+"""With REPRONOTES_GIT_COMMIT: whether that copied tree had uncommitted changes (1/true/yes)."""
+
 PROJECT_ROOT = "REPRONOTES_ROOT"
 """Overrides the project root (default: the nearest folder above cwd with experiments/ and mkdocs.yml)."""
 
@@ -68,6 +71,10 @@ def execute_override() -> str | None:
 
 def git_commit_override() -> str | None:
     return os.environ.get(GIT_COMMIT) or None
+
+
+def git_dirty_override() -> bool:
+    return os.environ.get(GIT_DIRTY, "").lower() in {"1", "true", "yes"}
 
 
 def determinism_vars() -> dict[str, str]:

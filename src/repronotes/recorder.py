@@ -114,7 +114,7 @@ def git_state(root: Path) -> tuple[str | None, bool]:
     """
     override = environ.git_commit_override()
     if override is not None:
-        return override, False
+        return override, environ.git_dirty_override()
     try:
         head = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=30
