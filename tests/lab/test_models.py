@@ -1,0 +1,109 @@
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from repronotes.lab import data, models, prompts  # noqa: E402
+
+TINY = models.ModelSize(hidden=32, layers=1, heads=2, kv_heads=1, intermediate=64, vocab_size=320,
+                        max_positions=256, pretrain_steps=2, pretrain_batch=2, pretrain_lr=1e-3)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def papers():
+    return data.generate_papers(data.DataConfig(n_papers=40))
+
+
+@pytest.fixture
+def tiny_sizes(monkeypatch):
+    monkeypatch.setitem(models.SIZES, "tiny", TINY)
+
+
+def test_size_validation_names_field():
+    with pytest.raises(ValueError, match="divisible by heads"):
+        models.ModelSize(
+            hidden=30, layers=1, heads=4, kv_heads=1, intermediate=8, vocab_size=512, max_positions=8
+        )
+    with pytest.raises(ValueError, match="ModelSize.layers must be >= 1"):
+        models.ModelSize(
+            hidden=32, layers=0, heads=2, kv_heads=1, intermediate=8, vocab_size=512, max_positions=8
+        )
+
+
+def test_tokenizer_encodes_any_text_and_round_trips(tmp_path, papers):
+    tokenizer = models.train_tokenizer(models.domain_texts(papers), 320, tmp_path)
+    for text in (prompts.target_completion(papers[0]), 'Ünïcode ✓ 数据 {"k": [1, 2]}\n\ttabs'):
+        ids = tokenizer(text)["input_ids"]
+        assert ids[0] == tokenizer.bos_token_id
+        assert tokenizer.decode(ids, skip_special_tokens=True) == text
+    assert {tokenizer.pad_token, tokenizer.bos_token, tokenizer.eos_token} == {"<pad>", "<s>", "</s>"}
+
+
+def llama_parameters(size, vocab):
+    kv = size.hidden // size.heads * size.kv_heads
+    layer = 2 * size.hidden**2 + 2 * size.hidden * kv + 3 * size.hidden * size.intermediate + 2 * size.hidden
+    return 2 * vocab * size.hidden + size.layers * layer + size.hidden
+
+
+def test_size_presets_are_in_their_parameter_ranges(tmp_path, papers):
+    tokenizer = models.train_tokenizer(models.domain_texts(papers[:5]), 320, tmp_path)
+    built = models.build_model(TINY, tokenizer, 0)
+    assert models.parameter_count(built) == llama_parameters(TINY, max(TINY.vocab_size, len(tokenizer)))
+    assert 1_000_000 <= llama_parameters(models.SIZES["cpu"], models.SIZES["cpu"].vocab_size) <= 5_000_000
+    assert 50_000_000 <= llama_parameters(models.SIZES["gpu"], models.SIZES["gpu"].vocab_size) <= 150_000_000
+
+
+def test_save_and_load_round_trip_gives_same_logits(tmp_path, papers):
+    tokenizer = models.train_tokenizer(models.domain_texts(papers), 320, tmp_path)
+    model = models.build_model(TINY, tokenizer, seed=1)
+    model.save_pretrained(str(tmp_path))
+    loaded, loaded_tokenizer = models.load_causal_lm(tmp_path)
+    assert loaded_tokenizer.padding_side == "left"
+    batch = loaded_tokenizer([prompts.format_prompt(papers[0])], return_tensors="pt")
+    with torch.no_grad():
+        assert torch.equal(model.eval()(**batch).logits, loaded(**batch).logits)
+    bf16, _ = models.load_causal_lm(tmp_path, dtype="bfloat16")
+    assert next(bf16.parameters()).dtype == torch.bfloat16
+
+
+def test_build_model_is_seeded(tmp_path, papers):
+    tokenizer = models.train_tokenizer(models.domain_texts(papers), 320, tmp_path)
+    a, b = (models.build_model(TINY, tokenizer, seed=4) for _ in range(2))
+    assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters(), strict=True))
+
+
+def test_base_model_is_cached_by_input_hash(tmp_path, papers, tiny_sizes):
+    first = models.base_model("tiny", papers, tmp_path, seed=0, device="cpu")
+    info = json.loads((first / models.BASE_MODEL_INFO).read_text())
+    assert len(info["losses"]) == 2 and info["key"]["steps"] == 2
+    stamp = (first / "model.safetensors").stat().st_mtime_ns
+    assert models.base_model("tiny", papers, tmp_path, seed=0, device="cpu") == first
+    assert (first / "model.safetensors").stat().st_mtime_ns == stamp
+    assert models.base_model("tiny", papers, tmp_path, seed=1, device="cpu") != first
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp")]
+    model, tokenizer = models.load_causal_lm(first)
+    assert model.config.num_hidden_layers == 1 and tokenizer.eos_token == "</s>"
+
+
+def test_base_model_rejects_unknown_size(tmp_path, papers):
+    with pytest.raises(ValueError, match="size_name must be one of"):
+        models.base_model("huge", papers, tmp_path)
+
+
+def test_load_rejects_unknown_dtype(tmp_path):
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        models.load_causal_lm(tmp_path, dtype="int3")
+
+
+def test_base_model_key_includes_cpu_threads(tmp_path, papers, tiny_sizes):
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = models.base_model("tiny", papers, tmp_path, seed=0, device="cpu")
+        torch.set_num_threads(2)
+        two = models.base_model("tiny", papers, tmp_path, seed=0, device="cpu")
+    finally:
+        torch.set_num_threads(threads)
+    assert one != two
+    assert json.loads((one / models.BASE_MODEL_INFO).read_text())["key"]["device"] == "cpu-1t"
