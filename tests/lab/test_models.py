@@ -107,3 +107,11 @@ def test_base_model_key_includes_cpu_threads(tmp_path, papers, tiny_sizes):
         torch.set_num_threads(threads)
     assert one != two
     assert json.loads((one / models.BASE_MODEL_INFO).read_text())["key"]["device"] == "cpu-1t"
+
+
+def test_pretraining_corpus_never_ends_in_the_answer_brace():
+    from repronotes.lab.data import DataConfig, generate_papers
+    from repronotes.lab.prompts import ANSWER_PREFIX
+
+    texts = models.domain_texts(generate_papers(DataConfig(n_papers=20)))
+    assert texts and not any(text.endswith(ANSWER_PREFIX) for text in texts)

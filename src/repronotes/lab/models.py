@@ -124,8 +124,12 @@ def parameter_count(model: Any) -> int:
 
 
 def domain_texts(papers: list[dict]) -> list[str]:
-    """The pretraining corpus: each paper's prompt (no answer)."""
-    return [prompts.format_prompt(paper) for paper in papers]
+    """The pretraining corpus: each paper's prompt without the answer's opening brace and no answer.
+
+    Keeping the trailing "{" would teach the base that "{" is followed by end-of-text, and every
+    fine-tuned arm would then start by fighting that habit.
+    """
+    return [prompts.format_prompt(paper).removesuffix(prompts.ANSWER_PREFIX) for paper in papers]
 
 
 def base_model_key(size_name: str, papers: list[dict], seed: int, steps: int, device: str) -> dict[str, Any]:

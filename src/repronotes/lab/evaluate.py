@@ -1,0 +1,158 @@
+"""Evaluation of greedy completions: contract rates, label metrics, calibration.
+
+All functions here are plain Python except `greedy_generate`, which imports torch lazily.
+"Invalid" (no valid payload) is a prediction of its own: it counts as wrong everywhere, it
+belongs to no class (so it lowers recall and never raises precision), and it has its own
+column in the confusion matrix, as in the original evaluation (seed-experiments.md §2).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from repronotes.lab.contract import parse_completion
+
+try:  # one source of truth for the label order, when the data module is present
+    from repronotes.lab.data import LABELS
+except ImportError:  # pragma: no cover - only while lab.data does not exist yet
+    LABELS = ("disruptive", "consolidating", "neutral")
+
+logger = logging.getLogger(__name__)
+
+INVALID = "invalid"
+CONFIDENCE_VALUES = {"low": 0.2, "medium": 0.5, "high": 0.8}
+
+
+def classification_metrics(gold: list[str], predicted: list[str | None]) -> dict[str, Any]:
+    """Accuracy, macro-F1, per-class recall and predicted share, invalid rate, confusion matrix.
+
+    `predicted[i] is None` means the i-th completion was invalid. Keys: ``n``, ``accuracy``,
+    ``macro_f1``, ``recall/<label>``, ``min_recall``, ``predicted_share/<label>``,
+    ``invalid_rate``, ``confusion`` (rows: gold labels in LABELS order; columns: LABELS + invalid).
+    """
+    if len(gold) != len(predicted):
+        raise ValueError(f"gold has {len(gold)} rows but predicted has {len(predicted)}")
+    if not gold:
+        raise ValueError("gold: need at least one row")
+    unknown = sorted({g for g in gold if g not in LABELS})
+    if unknown:
+        raise ValueError(f"gold: labels must be in {LABELS}, got {unknown}")
+    columns = (*LABELS, INVALID)
+    confusion = [[0] * len(columns) for _ in LABELS]
+    for g, p in zip(gold, predicted, strict=True):
+        column = columns.index(p) if p in LABELS else len(LABELS)
+        confusion[LABELS.index(g)][column] += 1
+    n = len(gold)
+    metrics: dict[str, Any] = {"n": n}
+    correct = sum(confusion[i][i] for i in range(len(LABELS)))
+    metrics["accuracy"] = correct / n
+    f1s, recalls = [], []
+    for i, label in enumerate(LABELS):
+        gold_count = sum(confusion[i])
+        predicted_count = sum(row[i] for row in confusion)
+        recall = confusion[i][i] / gold_count if gold_count else 0.0
+        precision = confusion[i][i] / predicted_count if predicted_count else 0.0
+        f1s.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+        recalls.append(recall)
+        metrics[f"recall/{label}"] = recall
+        metrics[f"predicted_share/{label}"] = predicted_count / n
+    metrics["macro_f1"] = sum(f1s) / len(f1s)
+    metrics["min_recall"] = min(recalls)
+    metrics["invalid_rate"] = sum(row[-1] for row in confusion) / n
+    metrics["confusion"] = confusion
+    return metrics
+
+
+def calibration_error(confidences: list[str | None], correct: list[bool]) -> dict[str, Any]:
+    """Three-bucket expected calibration error, low/medium/high = 0.2/0.5/0.8 (the original's values).
+
+    ECE = sum over buckets b of (n_b / N) * |accuracy_b - confidence_b|, where N counts the rows
+    with a stated confidence (rows whose confidence is None are left out). Returns ``ece``, ``n``
+    and per bucket ``count/<b>``, ``confidence/<b>`` and ``accuracy/<b>`` (None when empty).
+    """
+    if len(confidences) != len(correct):
+        raise ValueError(f"confidences has {len(confidences)} rows but correct has {len(correct)}")
+    stated = [(c, ok) for c, ok in zip(confidences, correct, strict=True) if c is not None]
+    bad = sorted({c for c, _ in stated if c not in CONFIDENCE_VALUES})
+    if bad:
+        raise ValueError(f"confidences: values must be in {tuple(CONFIDENCE_VALUES)} or None, got {bad}")
+    total = len(stated)
+    result: dict[str, Any] = {"n": total}
+    ece = 0.0
+    for bucket, value in CONFIDENCE_VALUES.items():
+        hits = [ok for c, ok in stated if c == bucket]
+        accuracy = sum(hits) / len(hits) if hits else None
+        result[f"count/{bucket}"] = len(hits)
+        result[f"confidence/{bucket}"] = value
+        result[f"accuracy/{bucket}"] = accuracy
+        if hits:
+            ece += len(hits) / total * abs(accuracy - value)
+    result["ece"] = ece if total else None
+    return result
+
+
+def evaluate_completions(papers: list[dict], completions: list[str]) -> dict[str, Any]:
+    """Grade completions against the gold labels of `papers` (same order).
+
+    Returns ``n`` (rows; the n of every rate here), ``parse_rate``, ``raw_json_rate``,
+    ``strict_format_rate``, ``payload_valid_rate``, ``think_tag_rate``, all keys of
+    `classification_metrics`, and the calibration keys prefixed ``calibration/`` (whose rates
+    have n = ``calibration/n``).
+    """
+    if len(papers) != len(completions):
+        raise ValueError(f"papers has {len(papers)} rows but completions has {len(completions)}")
+    parsed = [parse_completion(text) for text in completions]
+    gold = [paper["disruption_label"] for paper in papers]
+    n = len(parsed)
+    result: dict[str, Any] = {
+        "parse_rate": sum(p.parse_ok for p in parsed) / n,
+        "raw_json_rate": sum(p.raw_json_ok for p in parsed) / n,
+        "strict_format_rate": sum(p.format_strict_ok for p in parsed) / n,
+        "payload_valid_rate": sum(p.payload_valid for p in parsed) / n,
+        "think_tag_rate": sum(p.has_think_tags for p in parsed) / n,
+    }
+    result.update(classification_metrics(gold, [p.label for p in parsed]))
+    correct = [p.label == g for p, g in zip(parsed, gold, strict=True)]
+    calibration = calibration_error([p.confidence for p in parsed], correct)
+    result.update({f"calibration/{key}": value for key, value in calibration.items()})
+    return result
+
+
+def greedy_generate(
+    model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int, batch_size: int, device: str
+) -> list[str]:
+    """Greedy completions (do_sample=False, one beam, left padding), prompt tokens stripped.
+
+    On CUDA the forward runs under bf16 autocast, as in training; on CPU it runs in the model's dtype.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    import torch
+
+    previous_side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    was_training = model.training
+    model.eval()
+    completions: list[str] = []
+    try:
+        for start in range(0, len(prompts), batch_size):
+            batch = tokenizer(prompts[start : start + batch_size], return_tensors="pt", padding=True)
+            batch = {key: tensor.to(device) for key, tensor in batch.items() if key != "token_type_ids"}
+            on_gpu = device.startswith("cuda")
+            with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=on_gpu):
+                generated = model.generate(
+                    **batch,
+                    max_new_tokens=max_new_tokens,
+                    do_sample=False,
+                    num_beams=1,
+                    pad_token_id=tokenizer.pad_token_id,
+                    eos_token_id=tokenizer.eos_token_id,
+                )
+            new_tokens = generated[:, batch["input_ids"].shape[1] :]
+            completions.extend(tokenizer.batch_decode(new_tokens, skip_special_tokens=True))
+    finally:
+        tokenizer.padding_side = previous_side
+        model.train(was_training)
+    logger.debug("generated %d completions", len(completions))
+    return completions
