@@ -32,12 +32,12 @@ test: venv assets lint
 	$(BIN)/pytest
 
 lint: venv
-	$(BIN)/ruff check src tests benchmarks scripts
-	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/ruff check src tests benchmarks scripts experiments
+	$(BIN)/ruff format --check src tests benchmarks scripts experiments
 
 format: venv
-	$(BIN)/ruff format src tests benchmarks scripts
-	$(BIN)/ruff check --fix src tests benchmarks scripts
+	$(BIN)/ruff format src tests benchmarks scripts experiments
+	$(BIN)/ruff check --fix src tests benchmarks scripts experiments
 
 bench: venv
 	$(BIN)/python benchmarks/bench_build_cache.py

@@ -1,0 +1,85 @@
+"""Benchmark: wall time and peak memory of every experiment's profile, against the issue budgets.
+
+Re-executes each experiment of the chosen profile once, in `needs` order (`repronotes run <name>
+--profile <p> --force` per experiment, upstream first so nothing runs twice), then reads the
+durations and the captured peak-memory metrics from the run cache. Writes benchmarks/RESULTS.md
+(section "experiments: <profile>").
+
+    .venv/bin/python benchmarks/bench_experiments.py [--profile cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results import write_section  # noqa: E402
+
+BUDGETS_S = {  # issue budgets (cpu: 2-core machine; gpu: one H100)
+    "cpu": {"synthetic_data+greedy_determinism": 120, "qdora_sft": 240, "smol_rl": 300},
+    "gpu": {"synthetic_data+greedy_determinism": 120, "qdora_sft": 150, "smol_rl": 150},
+}
+
+
+def order(profile: str) -> list[str]:
+    code = (
+        "import json, sys; from pathlib import Path; from repronotes.spec import discover, topological_order;"
+        "e = discover(Path(sys.argv[1])); print(json.dumps([n for n in topological_order(e, sorted(e))"
+        " if sys.argv[2] in e[n].profiles]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(REPO), profile], capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout)
+
+
+def run_once(name: str, profile: str) -> float:
+    """Execute one experiment now; its upstream runs come from the cache filled a moment ago."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        [str(BIN / "repronotes"), "run", name, "--profile", profile], cwd=REPO, capture_output=True, text=True
+    )
+    if "running" not in done.stderr and "re-ran" not in done.stdout:
+        sys.stderr.write(f"{name}: nothing executed?\n{done.stderr[-500:]}\n")
+    return time.perf_counter() - start
+
+
+def peak_memory(name: str, profile: str) -> dict[str, float]:
+    run = json.loads((REPO / ".cache/repronotes/runs" / name / profile / "run.json").read_text())
+    return {k: round(v["value"], 1) for k, v in run["metrics"].items() if "peak" in k and "value" in v}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--profile", default="cpu")
+    args = parser.parse_args()
+    names = order(args.profile)
+    cache = REPO / ".cache/repronotes/runs"
+    for name in names:  # drop cached runs so each `run` executes exactly its own notebook
+        target = cache / name / args.profile / "run.json"
+        target.unlink(missing_ok=True)
+    seconds = {name: round(run_once(name, args.profile), 1) for name in names}
+    numbers: dict[str, object] = {f"{name} wall s": s for name, s in seconds.items()}
+    for name in names:
+        for key, value in peak_memory(name, args.profile).items():
+            numbers[f"{name} {key}"] = value
+    verdicts = []
+    for group, budget in BUDGETS_S.get(args.profile, {}).items():
+        total = sum(seconds.get(part, 0.0) for part in group.split("+"))
+        numbers[f"{group} wall s (budget {budget})"] = round(total, 1)
+        verdicts.append(f"{group} {total:.0f}/{budget} s {'ok' if total <= budget else 'OVER'}")
+    print(json.dumps(numbers, indent=1))
+    write_section(f"experiments: {args.profile}", numbers, "; ".join(verdicts))
+
+
+if __name__ == "__main__":
+    main()
