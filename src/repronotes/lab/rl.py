@@ -305,7 +305,8 @@ def train_grpo(
 
 
 def _train_steps(log_history: list[dict], reward_log: rewards.RewardLog, group_size: int) -> list[dict]:
-    """TRL's per-step numeric logs, plus our zero-spread fraction from the scored generation batches."""
+    """TRL's per-step numeric logs, plus, from the scored generation batches, the fraction of groups with
+    zero reward spread and the fraction of sampled completions with a valid payload."""
     rows = [
         {k: float(v) for k, v in entry.items() if isinstance(v, int | float)}
         for entry in log_history
@@ -314,9 +315,10 @@ def _train_steps(log_history: list[dict], reward_log: rewards.RewardLog, group_s
     batches = reward_log.totals()
     if len(batches) != len(rows):
         raise RuntimeError(f"{len(batches)} scored generation batches but {len(rows)} logged training steps")
-    for row, totals in zip(rows, batches, strict=True):
+    for row, totals, scored in zip(rows, batches, reward_log.batches, strict=True):
         rewards_B_G = [totals[i : i + group_size] for i in range(0, len(totals), group_size)]
         row["zero_spread_fraction"] = zero_spread_fraction(rewards_B_G)
+        row["valid_sample_fraction"] = sum(s.parsed.payload_valid for s in scored) / len(scored)
     return rows
 
 
