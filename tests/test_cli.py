@@ -175,3 +175,31 @@ def test_env_prints_a_redacted_fingerprint(project):
     result = project.cli("env", "--threads", "2", env={"HF_TOKEN": "hf_plantedFAKE0123456789"})
     data = json.loads(result.stdout)
     assert data["hardware_class"].endswith("-2t") and "hf_planted" not in result.stdout
+
+
+def test_upstream_runs_with_its_own_profile_not_the_downstream_one(project):
+    up_code = "from repronotes import capture\ncapture.metric('count', int(rows))\n"
+    project.experiment(
+        "up",
+        code=up_code,
+        params="rows = 1\n",
+        spec="title: Up\nprofiles: {cpu: {params: {rows: 7}, threads: 1}}\nmetrics: {count: {exact: true}}\n",
+    )
+    down_code = (
+        "import json, pathlib\nfrom repronotes import capture\n"
+        "nb = json.loads((pathlib.Path(upstream['up']) / 'executed.ipynb').read_text())\n"
+        "capture.metric('count', int(rows))\n"
+        "capture.metric('upstream_params', json.dumps(nb['metadata']['papermill']['parameters'], sort_keys=True))\n"
+    )
+    project.experiment(
+        "down",
+        code=down_code,
+        params="rows = 1\nupstream = {}\n",
+        spec="title: Down\nneeds: [up]\nprofiles: {cpu: {params: {rows: 99}, threads: 2}}\n"
+        "metrics: {count: {exact: true}, upstream_params: {exact: true}}\n",
+    )
+    result = project.cli("run", "down")  # the upstream has no cached run: it executes first
+    assert "running up/cpu: no cached run" in result.stderr
+    assert '{\\"rows\\": 7}' in result.stdout or '{"rows": 7}' in result.stdout, result.stdout
+    cached = json.loads((project.root / ".cache/repronotes/runs/up/cpu/run.json").read_text())
+    assert cached["hardware_class"].endswith("-1t")  # the upstream's own threads, not the downstream's

@@ -106,7 +106,7 @@ class Engine:
         if key in self._runs:
             return self._runs[key]
         upstream_reran = [
-            u for u in exp.needs if self.ensure_run(self.experiments[u], profile).action == "executed"
+            name for name in exp.needs if self._ensure_upstream(name, profile.name).action == "executed"
         ]
         inputs = cache.input_hash(exp, profile.name, self.hardware_for(profile), self.experiments)
         cached = cache.load_cached_run(self.root, exp.name, profile.name)
@@ -119,6 +119,11 @@ class Engine:
             run.reasons = reasons
         self._runs[key] = run
         return run
+
+    def _ensure_upstream(self, name: str, profile_name: str) -> RunResult:
+        """The upstream's run of the profile with the same name: its own params, requirements and threads."""
+        upstream = self.experiments[name]
+        return self.ensure_run(upstream, upstream.profile(profile_name))
 
     def _why_execute(
         self, cached: dict[str, Any] | None, inputs: cache.InputHash, upstream: list[str], force: bool
