@@ -203,3 +203,22 @@ def test_upstream_runs_with_its_own_profile_not_the_downstream_one(project):
     assert '{\\"rows\\": 7}' in result.stdout or '{"rows": 7}' in result.stdout, result.stdout
     cached = json.loads((project.root / ".cache/repronotes/runs/up/cpu/run.json").read_text())
     assert cached["hardware_class"].endswith("-1t")  # the upstream's own threads, not the downstream's
+
+
+def test_record_refuses_a_dirty_tree_but_not_its_own_outputs(project):
+    project.experiment()
+    project.experiment("other")
+    run = lambda *args: subprocess.run(["git", *args], cwd=project.root, capture_output=True, text=True)  # noqa: E731
+    (project.root / ".gitignore").write_text(".cache/\nsite_build/\n")
+    run("init", "-q")
+    run("-c", "user.email=t@e", "-c", "user.name=t", "add", "-A")
+    run("-c", "user.email=t@e", "-c", "user.name=t", "commit", "-qm", "fixture")
+    assert project.cli("record", "toy", "--profile", "cpu").returncode == 0
+    second = project.cli(
+        "record", "other", "--profile", "cpu"
+    )  # toy's new record does not make the tree dirty
+    assert second.returncode == 0, second.stderr
+    assert project.record_json("other")["run"]["git_dirty"] is False
+    (project.root / "notes" / "index.md").write_text("# changed\n")
+    refused = project.cli("record", "toy", "--profile", "cpu")
+    assert refused.returncode == 1 and "uncommitted changes" in refused.stderr

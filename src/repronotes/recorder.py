@@ -126,4 +126,11 @@ def git_state(root: Path) -> tuple[str | None, bool]:
         )
     except (OSError, subprocess.TimeoutExpired):
         return None, False
-    return head.stdout.strip(), bool(status.stdout.strip())
+    changed = [line[3:] for line in status.stdout.splitlines() if line.strip()]
+    return head.stdout.strip(), any(not _is_record_output(path) for path in changed)
+
+
+def _is_record_output(path: str) -> bool:
+    """Records and committed executed notebooks are what `record` writes, not code that ran."""
+    parts = path.strip('"').split("/")
+    return len(parts) >= 3 and parts[0] == "experiments" and parts[2] in ("records", "runs")
