@@ -219,6 +219,8 @@ def test_record_refuses_a_dirty_tree_but_not_its_own_outputs(project):
     )  # toy's new record does not make the tree dirty
     assert second.returncode == 0, second.stderr
     assert project.record_json("other")["run"]["git_dirty"] is False
-    (project.root / "notes" / "index.md").write_text("# changed\n")
+    (project.root / "notes" / "index.md").write_text("# prose cannot change a run\n")
+    assert project.cli("record", "toy", "--profile", "cpu").returncode == 0
+    (project.root / "requirements.lock").write_text("fixture==9.9\n")
     refused = project.cli("record", "toy", "--profile", "cpu")
     assert refused.returncode == 1 and "uncommitted changes" in refused.stderr

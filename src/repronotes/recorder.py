@@ -126,11 +126,13 @@ def git_state(root: Path) -> tuple[str | None, bool]:
         )
     except (OSError, subprocess.TimeoutExpired):
         return None, False
-    changed = [line[3:] for line in status.stdout.splitlines() if line.strip()]
-    return head.stdout.strip(), any(not _is_record_output(path) for path in changed)
+    changed = [line[3:].strip('"') for line in status.stdout.splitlines() if line.strip()]
+    return head.stdout.strip(), any(_can_change_a_run(path) for path in changed)
 
 
-def _is_record_output(path: str) -> bool:
-    """Records and committed executed notebooks are what `record` writes, not code that ran."""
-    parts = path.strip('"').split("/")
-    return len(parts) >= 3 and parts[0] == "experiments" and parts[2] in ("records", "runs")
+def _can_change_a_run(path: str) -> bool:
+    """Code, notebooks, specs and the lock can change a result; prose, records and executed notebooks cannot."""
+    parts = path.split("/")
+    if parts[0] == "experiments":
+        return not (len(parts) >= 3 and parts[2] in ("records", "runs"))
+    return parts[0] in ("src", "experiments") or path in ("requirements.lock", "pyproject.toml")
