@@ -6,6 +6,8 @@ durations and the captured peak-memory metrics from the run cache. Writes benchm
 (section "experiments: <profile>").
 
     .venv/bin/python benchmarks/bench_experiments.py [--profile cpu]
+    .venv/bin/python benchmarks/bench_experiments.py --from-records   # no re-execution: the durations the
+                                                                      # committed records measured
 """
 
 from __future__ import annotations
@@ -61,24 +63,46 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--from-records", action="store_true", help="read durations from the records")
     args = parser.parse_args()
     names = order(args.profile)
+    if args.from_records:
+        report(names, args.profile, *from_records(names, args.profile))
+        return
     cache = REPO / ".cache/repronotes/runs"
     for name in names:  # drop cached runs so each `run` executes exactly its own notebook
         target = cache / name / args.profile / "run.json"
         target.unlink(missing_ok=True)
     seconds = {name: round(run_once(name, args.profile), 1) for name in names}
-    numbers: dict[str, object] = {f"{name} wall s": s for name, s in seconds.items()}
+    memory = {name: peak_memory(name, args.profile) for name in names}
+    report(names, args.profile, seconds, memory, "fresh executions by this script")
+
+
+def from_records(names: list[str], profile: str) -> tuple[dict[str, float], dict[str, dict[str, float]], str]:
+    seconds, memory, where = {}, {}, ""
     for name in names:
-        for key, value in peak_memory(name, args.profile).items():
+        record = json.loads((REPO / "experiments" / name / "records" / f"{profile}.json").read_text())
+        seconds[name] = record["run"]["duration_s"]
+        memory[name] = {
+            k: round(v["value"], 1) for k, v in record["metrics"].items() if "peak" in k and "value" in v
+        }
+        where = record["environment"]["hardware_class"]
+    return seconds, memory, f"durations measured by the record runs ({where})"
+
+
+def report(names: list[str], profile: str, seconds: dict, memory: dict, source: str) -> None:
+    numbers: dict[str, object] = {"source": source}
+    numbers.update({f"{name} wall s": s for name, s in seconds.items()})
+    for name in names:
+        for key, value in memory[name].items():
             numbers[f"{name} {key}"] = value
     verdicts = []
-    for group, budget in BUDGETS_S.get(args.profile, {}).items():
+    for group, budget in BUDGETS_S.get(profile, {}).items():
         total = sum(seconds.get(part, 0.0) for part in group.split("+"))
         numbers[f"{group} wall s (budget {budget})"] = round(total, 1)
         verdicts.append(f"{group} {total:.0f}/{budget} s {'ok' if total <= budget else 'OVER'}")
     print(json.dumps(numbers, indent=1))
-    write_section(f"experiments: {args.profile}", numbers, "; ".join(verdicts))
+    write_section(f"experiments: {profile}", numbers, "; ".join(verdicts))
 
 
 if __name__ == "__main__":

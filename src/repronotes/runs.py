@@ -120,7 +120,12 @@ def _parameters(exp: Experiment, profile: Profile, folder: Path) -> dict[str, An
 
 
 def _kernel_env(profile: Profile, folder: Path) -> dict[str, str]:
-    env = {environ.CAPTURE_FILE: str(folder / CAPTURES), "PYTHONHASHSEED": "0"}
+    env = {
+        environ.CAPTURE_FILE: str(folder / CAPTURES),
+        "PYTHONHASHSEED": "0",
+        # figures go into the notebook even where the machine's default backend is Agg (the GPU image)
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+    }
     if profile.threads:
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(profile.threads)
     return env
