@@ -133,7 +133,7 @@ class RepronotesPlugin(BasePlugin[RepronotesConfig]):
                 uri = f"{self.config.notebook_pages_dir}/{name}/{outcome.profile}.md"
                 slot = self._slot(self.renderer.render(executed, "full"))
                 content = (
-                    f'---\ntitle: "{exp.title} ({outcome.profile} notebook)"\n---\n\n# {exp.title}\n\n'
+                    f"---\ntitle: {json.dumps(exp.title + f' ({outcome.profile} notebook)')}\n---\n\n# {exp.title}\n\n"
                     f"The executed notebook behind the `{outcome.profile}` record "
                     f"({record['environment'].get('hardware_class')}, {record['run']['date'][:10]}).\n\n{slot}\n"
                 )
