@@ -56,3 +56,8 @@ def test_panel_is_collapsible_and_shows_failures_in_red():
     assert html.startswith('<details class="rn-panel failure">') and "<summary>" in html
     assert 'class="rn-v-drifted"' in html and "repronotes run smol_rl --profile cpu" in html
     assert 'href="../notebooks/smol_rl/cpu/"' in html and "drifted" in html
+
+
+def test_signed_format_keeps_the_sign_off_the_standard_error():
+    record = {**RECORD, "metrics": {"delta": {"value": -0.036, "se": 0.014, "n": 3}}}
+    assert ">-0.036 ± 0.014</span>" in render.value_html(record, "delta", "+.3f", True, "posts/p.md")

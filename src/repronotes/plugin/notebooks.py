@@ -45,9 +45,8 @@ class NotebookRenderer:
 
     def _key(self, notebook: Path, mode: str) -> str:
         digest = hashlib.sha256(notebook.read_bytes())
-        digest.update(
-            f"{mode}|{metadata.version('mkdocs-jupyter')}|{metadata.version('nbconvert')}|v1".encode()
-        )
+        digest.update(f"{mode}|{metadata.version('mkdocs-jupyter')}|{metadata.version('nbconvert')}".encode())
+        digest.update(Path(__file__).read_bytes())  # a change to this renderer invalidates the cache
         return digest.hexdigest()[:32]
 
 
@@ -56,6 +55,12 @@ def _convert(notebook: Path, mode: str) -> tuple[str, str]:
 
     nb = json.loads(notebook.read_text(encoding="utf-8"))
     nb["cells"] = [cell for cell in nb["cells"] if _keep(cell, mode)]
+    if (
+        mode == "outputs"
+    ):  # warnings and progress bars on stderr are noise on a post (the full page keeps them)
+        for cell in nb["cells"]:
+            cell["outputs"] = [o for o in cell["outputs"] if not _is_stderr(o)]
+        nb["cells"] = [cell for cell in nb["cells"] if cell["outputs"]]
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "notebook.ipynb"
         source.write_text(json.dumps(nb), encoding="utf-8")
@@ -71,6 +76,10 @@ def _convert(notebook: Path, mode: str) -> tuple[str, str]:
     if mode == "outputs":
         body = _ANCHOR.sub("", body)
     return body.strip(), css
+
+
+def _is_stderr(output: dict) -> bool:
+    return output.get("output_type") == "stream" and output.get("name") == "stderr"
 
 
 def _keep(cell: dict, mode: str) -> bool:

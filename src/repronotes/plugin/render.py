@@ -31,7 +31,7 @@ def value_html(record: dict[str, Any], metric: str, fmt: str | None, with_se: bo
         raise KeyError(f"{where}: {metric} is a series; show it with {{{{ experiment: ... }}}} instead")
     text = format_value(entry["value"], fmt)
     if with_se and entry.get("se") is not None:
-        text += " ± " + format_value(entry["se"], fmt)
+        text += " ± " + format_value(entry["se"], fmt.replace("+", "") if fmt else fmt)
     profile = record["run"]["profile"]
     hardware = record["environment"].get("hardware_class", "?")
     title = f"{record['experiment']} · {metric} · profile {profile} on {hardware} · recorded {record['run']['date'][:10]}"
