@@ -55,11 +55,9 @@ def _convert(notebook: Path, mode: str) -> tuple[str, str]:
 
     nb = json.loads(notebook.read_text(encoding="utf-8"))
     nb["cells"] = [cell for cell in nb["cells"] if _keep(cell, mode)]
-    if (
-        mode == "outputs"
-    ):  # warnings and progress bars on stderr are noise on a post (the full page keeps them)
+    if mode == "outputs":  # warnings and progress bars are noise on a post (the full page keeps them)
         for cell in nb["cells"]:
-            cell["outputs"] = [o for o in cell["outputs"] if not _is_stderr(o)]
+            cell["outputs"] = [o for o in cell["outputs"] if not _is_noise(o)]
         nb["cells"] = [cell for cell in nb["cells"] if cell["outputs"]]
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "notebook.ipynb"
@@ -78,8 +76,12 @@ def _convert(notebook: Path, mode: str) -> tuple[str, str]:
     return body.strip(), css
 
 
-def _is_stderr(output: dict) -> bool:
-    return output.get("output_type") == "stream" and output.get("name") == "stderr"
+def _is_noise(output: dict) -> bool:
+    """stderr (warnings, tqdm) and HTML progress widgets such as the Trainer's notebook callback."""
+    if output.get("output_type") == "stream":
+        return output.get("name") == "stderr"
+    html = output.get("data", {}).get("text/html", "")
+    return "<progress" in ("".join(html) if isinstance(html, list) else html)
 
 
 def _keep(cell: dict, mode: str) -> bool:
