@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from conftest import TOY_SPEC
+from projectkit import TOY_SPEC
 from repronotes import fingerprint
 from repronotes.pipeline import Engine
 from repronotes.recorder import record_profile

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import BIN, TOY_CODE, Project, write_notebook
+from projectkit import BIN, TOY_CODE, Project, write_notebook
 
 pytestmark = pytest.mark.slow
 

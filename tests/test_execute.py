@@ -1,6 +1,6 @@
 import pytest
 
-from conftest import write_notebook
+from projectkit import write_notebook
 from repronotes import execute
 from repronotes.errors import NotebookCellError
 
