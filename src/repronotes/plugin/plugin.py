@@ -4,7 +4,7 @@ on_config   resolve the project root, the execute mode, the stylesheet
 on_files    mount posts/, find the markers, run/verify every embedded experiment (fail the
             build on drift), publish executed notebooks as pages and the stylesheets
 on_page_markdown   expand markers (values, tables, dashboard; embeds become slots)
-on_page_content    fill the slots with rendered notebook outputs and the panel
+on_post_page       fill the slots with rendered notebook outputs and the panel (after readtime/search)
 on_post_build      write the drift report (.cache/repronotes/reports/)
 """
 
@@ -150,10 +150,11 @@ class RepronotesPlugin(BasePlugin[RepronotesConfig]):
         except (ReproError, KeyError) as exc:
             raise PluginError(f"repronotes: {where}: {exc}") from exc
 
-    def on_page_content(self, html: str, page: Any, config: Any, files: Files) -> str:
+    def on_post_page(self, output: str, page: Any, config: Any) -> str:
+        """Fill the slots last, so reading time and the search index see the prose, not notebook outputs."""
         for key, fragment in self.slots.items():
-            html = html.replace(f'<div class="rn-slot" data-rn-slot="{key}"></div>', fragment)
-        return html
+            output = output.replace(f'<div class="rn-slot" data-rn-slot="{key}"></div>', fragment)
+        return output
 
     def on_post_build(self, config: Any) -> None:
         if self.config.enabled and self.outcomes:
