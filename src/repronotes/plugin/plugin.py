@@ -228,7 +228,7 @@ class RepronotesPlugin(BasePlugin[RepronotesConfig]):
             for o in outcomes:
                 last = verified.get(f"{name}/{o.profile}", "–")
                 rows.append({
-                    "experiment": name, "title": exp.title, "profile": o.profile, "status": o.status,
+                    "experiment": name, "title": exp.title, "profile": o.profile, "status": o.status, "action": o.action,
                     "hardware": o.record_hardware or "–", "date": (o.record_date or "–")[:10],
                     "verified": last, "rerun": o.rerun,
                 })  # fmt: skip

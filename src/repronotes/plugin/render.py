@@ -173,7 +173,7 @@ def dashboard_markdown(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         lines.append(
             f"| {row['title']} (`{row['experiment']}`) | {row['profile']} | "
-            f'<span class="rn-badge rn-{row["status"]}">{html.escape(badge(row["status"]))}</span> | '
+            f'<span class="rn-badge rn-{row["status"]}">{html.escape(badge(row["status"], row.get("action")))}</span> | '
             f"{row['hardware']} | {row['date']} | {row['verified']} | `{row['rerun']}` |"
         )
     return "\n" + "\n".join(lines) + "\n"
