@@ -61,25 +61,15 @@ def test_grpo_config_is_justrl_style(tmp_path):
 
 
 def _tiny_base(folder):
-    transformers = pytest.importorskip("transformers")
-    from repronotes.lab.models import train_tokenizer
+    pytest.importorskip("transformers")
+    from repronotes.lab.models import ModelSize, build_model, train_tokenizer
     from repronotes.lab.prompts import format_prompt, target_completion
 
     tokenizer = train_tokenizer([format_prompt(PAPER), target_completion(PAPER)] * 4, 300, folder)
-    config = transformers.LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
+    size = ModelSize(
+        hidden=32, layers=2, heads=4, kv_heads=2, intermediate=64, vocab_size=300, max_positions=512
     )
-    torch.manual_seed(0)
-    transformers.LlamaForCausalLM(config).save_pretrained(folder)
+    build_model(size, tokenizer, seed=0).save_pretrained(folder)
     return folder
 
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from repronotes.lab import sft
+from repronotes.lab.models import ModelSize, build_model
 from repronotes.lab.sft import IGNORE_INDEX, SFTConfig
 
 from .papers import PAPER
@@ -86,20 +87,10 @@ def test_model_flops_utilization():
 
 
 def _tiny_base(folder, tokenizer):
-    config = transformers.LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
+    size = ModelSize(
+        hidden=64, layers=2, heads=4, kv_heads=2, intermediate=128, vocab_size=300, max_positions=512
     )
-    torch.manual_seed(0)
-    transformers.LlamaForCausalLM(config).save_pretrained(folder)
+    build_model(size, tokenizer, seed=0).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
 
