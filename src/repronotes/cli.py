@@ -91,11 +91,7 @@ def record(obj: Context, experiment: str, profile: str, allow_dirty: bool, force
         click.echo(f"recorded {experiment}/{profile} -> {where} ({source})")
         if result.previous_date:
             click.echo(f"changes against the previous record ({result.previous_date}):")
-            rows = [["metric", "previous", "new", "tolerance", "verdict"]]
-            rows += [
-                [v.metric, report._fmt(v.recorded), report._fmt(v.observed), v.tolerance, v.status]
-                for v in result.diff
-            ]
+            rows = report.verdict_rows(result.diff, ["metric", "previous", "new", "tolerance", "verdict"])
             click.echo(report.text_table(rows))
         else:
             click.echo("no previous record: this is the first baseline")

@@ -30,7 +30,7 @@ from repronotes.errors import (
 from repronotes.execute import Progress
 from repronotes.record import load_record, notebook_outputs_digest
 from repronotes.redact import redactor_for
-from repronotes.runs import RunResult, execute_run, non_finite
+from repronotes.runs import RunResult, execute_run
 from repronotes.spec import Experiment, Profile, discover, relative, topological_order
 from repronotes.tolerance import Verdict, compare
 
@@ -312,4 +312,4 @@ def _needs(profile: Profile) -> str:
     return f"needs {', '.join(profile.requires)}" if profile.requires else "optional profile"
 
 
-__all__ = ["Engine", "Outcome", "MODES", "compare_metrics", "drift_line", "non_finite"]
+__all__ = ["Engine", "Outcome", "MODES", "compare_metrics", "drift_line"]

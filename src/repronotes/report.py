@@ -11,6 +11,7 @@ from typing import Any
 from repronotes.cache import cache_root
 from repronotes.pipeline import Outcome
 from repronotes.record import write_json_atomic, write_text_atomic
+from repronotes.tolerance import Verdict
 
 _BADGES = {
     "reproduced": "reproduced in this build",
@@ -50,8 +51,12 @@ def summary_rows(outcomes: list[Outcome]) -> list[list[str]]:
 
 
 def metric_rows(outcome: Outcome) -> list[list[str]]:
-    rows = [["metric", "recorded", "this run", "tolerance", "verdict"]]
-    for v in outcome.verdicts:
+    return verdict_rows(outcome.verdicts, ["metric", "recorded", "this run", "tolerance", "verdict"])
+
+
+def verdict_rows(verdicts: list[Verdict], header: list[str]) -> list[list[str]]:
+    rows = [header]
+    for v in verdicts:
         rows.append([v.metric, _fmt(v.recorded), _fmt(v.observed), v.tolerance, v.status + _detail(v.detail)])
     return rows
 
