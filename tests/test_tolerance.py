@@ -48,6 +48,15 @@ def test_band_uses_combined_standard_error():
     assert missing_se.status == "drifted" and "standard error" in missing_se.detail
 
 
+def test_band_with_zero_standard_error_on_both_sides_is_exact():
+    t = tol(band=2)
+    # e.g. a rate of 1.0 on both sides, or three seeds that agreed exactly
+    assert compare("m", v(1.0, se=0.0, n=64), v(1.0, se=0.0, n=64), t).status == "identical"
+    assert compare("m", v(0.5, se=0.0), v(0.5 + 1e-18, se=0.0), t).status in ("identical", "within")
+    differs = compare("m", v(14.0, se=0.0), v(13.0, se=0.0), t)
+    assert differs.status == "drifted" and "standard error of 0 on both sides" in differs.detail
+
+
 def test_info_is_never_gated_but_nan_and_inf_never_pass():
     assert compare("m", v(1.0), v(123.0), tol(info=True)).status == "info"
     for bad in (math.nan, math.inf, -math.inf):

@@ -199,6 +199,8 @@ def _band(recorded: dict[str, Any], observed: dict[str, Any], k: float) -> tuple
     diff = abs(observed["value"] - recorded["value"])
     if diff <= k * combined:
         return "within", f"{diff / combined:.2f}·SE" if combined else ""
+    if combined == 0:
+        return "drifted", f"|Δ| {diff:.3g} with a standard error of 0 on both sides, so the band is exact"
     return "drifted", f"|Δ| {diff:.3g} = {diff / combined:.2f}·SE > {k:g}·SE"
 
 
