@@ -15,6 +15,10 @@ def papers():
     return data.generate_papers(data.DataConfig(n_papers=40))
 
 
+def corpus_texts(papers):
+    return [text for document in models.pretraining_documents(papers, seed=0) for text in document]
+
+
 @pytest.fixture
 def tiny_sizes(monkeypatch):
     monkeypatch.setitem(models.SIZES, "tiny", TINY)
@@ -32,7 +36,7 @@ def test_size_validation_names_field():
 
 
 def test_tokenizer_encodes_any_text_and_round_trips(tmp_path, papers):
-    tokenizer = models.train_tokenizer(models.domain_texts(papers), 320, tmp_path)
+    tokenizer = models.train_tokenizer(corpus_texts(papers), 320, tmp_path)
     for text in (prompts.target_completion(papers[0]), 'Ünïcode ✓ 数据 {"k": [1, 2]}\n\ttabs'):
         ids = tokenizer(text)["input_ids"]
         assert ids[0] == tokenizer.bos_token_id
@@ -47,7 +51,7 @@ def llama_parameters(size, vocab):
 
 
 def test_size_presets_are_in_their_parameter_ranges(tmp_path, papers):
-    tokenizer = models.train_tokenizer(models.domain_texts(papers[:5]), 320, tmp_path)
+    tokenizer = models.train_tokenizer(corpus_texts(papers[:5]), 320, tmp_path)
     built = models.build_model(TINY, tokenizer, 0)
     assert models.parameter_count(built) == llama_parameters(TINY, max(TINY.vocab_size, len(tokenizer)))
     assert 1_000_000 <= llama_parameters(models.SIZES["cpu"], models.SIZES["cpu"].vocab_size) <= 5_000_000
@@ -55,7 +59,7 @@ def test_size_presets_are_in_their_parameter_ranges(tmp_path, papers):
 
 
 def test_save_and_load_round_trip_gives_same_logits(tmp_path, papers):
-    tokenizer = models.train_tokenizer(models.domain_texts(papers), 320, tmp_path)
+    tokenizer = models.train_tokenizer(corpus_texts(papers), 320, tmp_path)
     model = models.build_model(TINY, tokenizer, seed=1)
     model.save_pretrained(str(tmp_path))
     loaded, loaded_tokenizer = models.load_causal_lm(tmp_path)
@@ -68,7 +72,7 @@ def test_save_and_load_round_trip_gives_same_logits(tmp_path, papers):
 
 
 def test_build_model_is_seeded(tmp_path, papers):
-    tokenizer = models.train_tokenizer(models.domain_texts(papers), 320, tmp_path)
+    tokenizer = models.train_tokenizer(corpus_texts(papers), 320, tmp_path)
     a, b = (models.build_model(TINY, tokenizer, seed=4) for _ in range(2))
     assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters(), strict=True))
 
@@ -109,9 +113,39 @@ def test_base_model_key_includes_cpu_threads(tmp_path, papers, tiny_sizes):
     assert json.loads((one / models.BASE_MODEL_INFO).read_text())["key"]["device"] == "cpu-1t"
 
 
-def test_pretraining_corpus_never_ends_in_the_answer_brace():
-    from repronotes.lab.data import DataConfig, generate_papers
+def test_pretraining_answers_follow_the_contract_and_ignore_the_paper(papers):
+    from repronotes.lab.contract import parse_completion
     from repronotes.lab.prompts import ANSWER_PREFIX
 
-    texts = models.domain_texts(generate_papers(DataConfig(n_papers=20)))
-    assert texts and not any(text.endswith(ANSWER_PREFIX) for text in texts)
+    documents = models.pretraining_documents(papers, seed=3)
+    assert [prompt for prompt, _ in documents] == [prompts.format_prompt(p) for p in papers]
+    parsed = [parse_completion(ANSWER_PREFIX + answer) for _, answer in documents]
+    assert all(p.format_strict_ok and p.payload_valid for p in parsed)
+    assert len({p.label for p in parsed}) == 3
+    relabelled = [dict(p, disruption_label="neutral", cd_index=0.0) for p in papers]
+    assert [a for _, a in models.pretraining_documents(relabelled, seed=3)] == [a for _, a in documents]
+    assert models.pretraining_documents(papers, seed=4) != documents
+
+
+def test_every_answer_token_occurs_in_the_pretraining_stream(tmp_path, papers):
+    """Tokens seen only in answers would keep untrained output rows that adapters cannot reach.
+
+    A prompts-only corpus fails this: with merges learnt, the lone '"' after '{' and '"}' never occur.
+    """
+    tokenizer = models.train_tokenizer(corpus_texts(papers) + [prompts.INSTRUCTION], 2048, tmp_path)
+    stream = set()
+    for prompt, answer in models.pretraining_documents(papers, seed=0):
+        stream.update(models.encode_document(tokenizer, prompt, answer, 4096))
+    for paper in papers:
+        answer_ids = tokenizer(prompts.completion_after_prompt(paper), add_special_tokens=False)["input_ids"]
+        assert set(answer_ids) | {tokenizer.eos_token_id} <= stream
+
+
+def test_encode_document_tokenises_prompt_and_answer_apart(tmp_path, papers):
+    tokenizer = models.train_tokenizer(corpus_texts(papers), 320, tmp_path)
+    prompt, answer = models.pretraining_documents(papers, seed=0)[0]
+    ids = models.encode_document(tokenizer, prompt, answer, 4096)
+    prompt_ids = tokenizer(prompt)["input_ids"]
+    assert ids[: len(prompt_ids)] == prompt_ids and ids[-1] == tokenizer.eos_token_id
+    assert tokenizer.decode(ids, skip_special_tokens=True) == prompt + answer
+    assert models.encode_document(tokenizer, prompt, answer, 10) == ids[-10:]

@@ -1,8 +1,9 @@
 """Llama-architecture causal LMs built from a config, a locally trained tokenizer, and a cached base model.
 
 Nothing here downloads. `base_model` trains a byte-level BPE tokenizer on the synthetic corpus, builds a
-small Llama from `SIZES`, pretrains it briefly on the prompts' domain text (titles, abstracts, year,
-citations, field; never the answers), and saves both with `save_pretrained` into a folder named by the
+small Llama from `SIZES`, pretrains it briefly on the prompts (titles, abstracts, year, citations,
+field) each followed by a contract-shaped answer with a random label (the format, never the task; see
+`pretraining_documents`), and saves both with `save_pretrained` into a folder named by the
 hash of everything that went in. `load_causal_lm` is the one `from_pretrained` path: it takes that folder
 or, in the `full` profile, a hub id such as "Qwen/Qwen2.5-0.5B-Instruct" (that profile is documented,
 not run here).
@@ -14,6 +15,7 @@ import hashlib
 import json
 import logging
 import os
+import random
 import shutil
 import time
 from dataclasses import asdict, dataclass
@@ -22,6 +24,7 @@ from typing import Any
 
 from repronotes.lab import prompts
 from repronotes.lab._deps import require
+from repronotes.lab.contract import CONFIDENCE_VALUES, LABEL_VALUES
 
 logger = logging.getLogger(__name__)
 
@@ -123,18 +126,33 @@ def parameter_count(model: Any) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def domain_texts(papers: list[dict]) -> list[str]:
-    """The pretraining corpus: each paper's prompt without the answer's opening brace and no answer.
+def pretraining_documents(papers: list[dict], seed: int) -> list[tuple[str, str]]:
+    """The pretraining corpus: (prompt, answer) per paper, the answer's label and confidence drawn at random.
 
-    Keeping the trailing "{" would teach the base that "{" is followed by end-of-text, and every
-    fine-tuned arm would then start by fighting that habit.
+    The random answers are seeded and independent of the paper, so the base learns the contract's
+    *format* (as any real base model knows JSON) and nothing about the task. Without them the tokens
+    only an answer uses (a lone '"' after the prompt's '{', and '"}') keep untrained output rows, which
+    no adapter on the attention and MLP projections can reach: greedy decoding still finds them, but
+    sampling at temperature 1.0 at those positions is close to uniform over the vocabulary.
     """
-    return [prompts.format_prompt(paper).removesuffix(prompts.ANSWER_PREFIX) for paper in papers]
+    rng = random.Random(seed)
+    return [
+        (prompts.format_prompt(paper), prompts.answer_after_prompt(rng.choice(LABEL_VALUES), rng.choice(CONFIDENCE_VALUES)))
+        for paper in papers
+    ]  # fmt: skip
+
+
+def encode_document(tokenizer: Any, prompt: str, answer: str, max_length: int) -> list[int]:
+    """Ids of prompt then answer then EOS, tokenised apart as fine-tuning and generation see them."""
+    answer_ids = list(tokenizer(answer, add_special_tokens=False)["input_ids"]) + [tokenizer.eos_token_id]
+    prompt_ids = list(tokenizer(prompt)["input_ids"])
+    return (prompt_ids + answer_ids)[-max_length:]
 
 
 def base_model_key(size_name: str, papers: list[dict], seed: int, steps: int, device: str) -> dict[str, Any]:
     """Everything the cached base model depends on (hashed into its folder name)."""
-    corpus = hashlib.sha256("\n\x00".join(domain_texts(papers)).encode()).hexdigest()
+    documents = pretraining_documents(papers, seed)
+    corpus = hashlib.sha256(json.dumps(documents).encode()).hexdigest()
     here = Path(__file__).parent
     code = hashlib.sha256((here / "models.py").read_bytes() + (here / "prompts.py").read_bytes()).hexdigest()
     versions = {name: _version(name) for name in ("torch", "transformers", "tokenizers")}
@@ -187,20 +205,28 @@ def _build_and_pretrain(
     from repronotes.lab import runtime
 
     runtime.seed_everything(seed)
-    texts = domain_texts(papers)
+    documents = pretraining_documents(papers, seed)
     started = time.perf_counter()
+    texts = [text for document in documents for text in document]
     tokenizer = train_tokenizer(texts + [prompts.INSTRUCTION], size.vocab_size, folder)
     model = build_model(size, tokenizer, seed).to(device)
-    losses = pretrain(model, tokenizer, texts, size, steps, seed, device)
+    encoded = [encode_document(tokenizer, *document, size.max_positions) for document in documents]
+    losses = pretrain(model, tokenizer, encoded, size, steps, seed, device)
     model.to("cpu").save_pretrained(str(folder))
     return {"parameters": parameter_count(model), "vocab": len(tokenizer), "losses": losses,
             "seconds": time.perf_counter() - started}  # fmt: skip
 
 
 def pretrain(
-    model: Any, tokenizer: Any, texts: list[str], size: ModelSize, steps: int, seed: int, device: str
+    model: Any,
+    tokenizer: Any,
+    documents: list[list[int]],
+    size: ModelSize,
+    steps: int,
+    seed: int,
+    device: str,
 ):
-    """Plain next-token training on random batches of `texts` (AdamW, cosine); returns the loss per step."""
+    """Plain next-token training on random batches of token-id `documents` (AdamW, cosine); returns the losses."""
     torch = require("torch")
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=size.pretrain_lr, weight_decay=0.0)
@@ -209,12 +235,14 @@ def pretrain(
     model.train()
     losses = []
     for _ in range(steps):
-        picks = torch.randint(len(texts), (size.pretrain_batch,), generator=generator).tolist()
-        batch = tokenizer([texts[i] + EOS for i in picks], return_tensors="pt", padding=True,
-                          truncation=True, max_length=size.max_positions).to(device)  # fmt: skip
-        labels_B_T = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+        picks = torch.randint(len(documents), (size.pretrain_batch,), generator=generator).tolist()
+        input_ids_B_T, attention_B_T = _right_padded(
+            [documents[i] for i in picks], tokenizer.pad_token_id, torch
+        )
+        labels_B_T = input_ids_B_T.masked_fill(attention_B_T == 0, -100)
+        batch = {"input_ids": input_ids_B_T.to(device), "attention_mask": attention_B_T.to(device)}
         with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_bf16):
-            loss = model(**batch, labels=labels_B_T).loss
+            loss = model(**batch, labels=labels_B_T.to(device)).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
@@ -223,6 +251,13 @@ def pretrain(
         losses.append(float(loss.detach()))
     model.eval()
     return losses
+
+
+def _right_padded(rows: list[list[int]], pad_id: int, torch: Any) -> tuple[Any, Any]:
+    width = max(len(row) for row in rows)
+    ids = torch.tensor([row + [pad_id] * (width - len(row)) for row in rows], dtype=torch.long)
+    mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in rows], dtype=torch.long)
+    return ids, mask
 
 
 def _cosine(step: int, total: int, warmup: int = 5) -> float:

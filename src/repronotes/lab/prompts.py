@@ -54,13 +54,20 @@ def _by_margin(margin: float) -> str:
 
 def target_completion(paper: dict) -> str:
     """The full JSON answer, compact, keys in fixed order (it starts with the prompt's final '{')."""
-    answer = {
-        "disruption_label": paper["disruption_label"],
-        "confidence": teacher_confidence(paper["disruption_label"], paper["cd_index"]),
-    }
-    return json.dumps(answer, separators=(", ", ": "))
+    label = paper["disruption_label"]
+    return answer_json(label, teacher_confidence(label, paper["cd_index"]))
+
+
+def answer_json(label: str, confidence: str) -> str:
+    """The contract's JSON text for one answer: compact, keys in fixed order."""
+    return json.dumps({"disruption_label": label, "confidence": confidence}, separators=(", ", ": "))
 
 
 def completion_after_prompt(paper: dict) -> str:
     """What the model should generate after `format_prompt` (the target without the prompt's '{')."""
     return target_completion(paper)[len(ANSWER_PREFIX) :]
+
+
+def answer_after_prompt(label: str, confidence: str) -> str:
+    """`answer_json` without the opening brace that `format_prompt` already ends with."""
+    return answer_json(label, confidence)[len(ANSWER_PREFIX) :]
