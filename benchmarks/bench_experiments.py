@@ -28,6 +28,9 @@ BUDGETS_S = {  # issue budgets (cpu: 2-core machine; gpu: one H100)
     "cpu": {"synthetic_data+greedy_determinism": 120, "qdora_sft": 240, "smol_rl": 300},
     "gpu": {"synthetic_data+greedy_determinism": 120, "qdora_sft": 150, "smol_rl": 150},
 }
+MEMORY_BUDGETS_MB = {  # issue budgets on the whole run's peak (issue 4: cpu peak RSS below 4 GiB)
+    "cpu": {"qdora_sft peak_rss_mb": 4096},
+}
 
 
 def order(profile: str) -> list[str]:
@@ -101,6 +104,11 @@ def report(names: list[str], profile: str, seconds: dict, memory: dict, source: 
         total = sum(seconds.get(part, 0.0) for part in group.split("+"))
         numbers[f"{group} wall s (budget {budget})"] = round(total, 1)
         verdicts.append(f"{group} {total:.0f}/{budget} s {'ok' if total <= budget else 'OVER'}")
+    for key, budget in MEMORY_BUDGETS_MB.get(profile, {}).items():
+        name, metric = key.split(" ")
+        peak = memory.get(name, {}).get(metric)
+        numbers[f"{key} (budget {budget})"] = peak
+        verdicts.append(f"{key} {peak}/{budget} MB {'ok' if peak is not None and peak <= budget else 'OVER'}")
     print(json.dumps(numbers, indent=1))
     write_section(f"experiments: {profile}", numbers, "; ".join(verdicts))
 

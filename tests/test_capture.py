@@ -58,3 +58,17 @@ def test_without_engine_values_stay_in_memory():
     before = len(capture.captured())
     capture.metric("interactive", 1.5)
     assert capture.captured()[before]["value"] == 1.5
+
+
+def test_seeds_of_a_rate_keep_a_binomial_floor(tmp_path, monkeypatch):
+    target = tmp_path / "capture.jsonl"
+    monkeypatch.setenv("REPRONOTES_CAPTURE_FILE", str(target))
+    capture.seeds("agreeing", [0.9, 0.9, 0.9], rows=64)
+    capture.seeds("spread", [0.1, 0.5, 0.9], rows=64)
+    capture.seeds("not_a_rate", [14.0, 14.0, 14.0], rows=64)
+    agreeing, spread, not_a_rate = (json.loads(line) for line in target.read_text().splitlines())
+    assert agreeing["se"] == pytest.approx(capture.binomial_se(0.9, 192)) and agreeing["se"] > 0
+    assert spread["se"] == pytest.approx(0.4 / math.sqrt(3))  # the spread across seeds is larger
+    assert not_a_rate["se"] == 0.0
+    with pytest.raises(ValueError, match="rows must be positive"):
+        capture.seeds("bad", [0.5], rows=0)

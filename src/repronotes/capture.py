@@ -50,17 +50,24 @@ def metric(name: str, value: Any, n: int | None = None, se: float | None = None)
     _emit({"kind": "metric", "name": _checked(name), "value": value, "n": n, "se": _plain(se)})
 
 
-def seeds(name: str, values: Sequence[float]) -> None:
-    """Report one value per seed: recorded as the mean with SE = sample std / sqrt(k)."""
+def seeds(name: str, values: Sequence[float], rows: int | None = None) -> None:
+    """Report one value per seed: recorded as the mean with SE = sample std / sqrt(k).
+
+    `rows`: for a rate measured on that many rows per seed, the SE is at least the binomial SE of the
+    mean rate over all k * rows answers, so seeds that happen to agree exactly still leave a band.
+    """
     per_seed = [float(_plain(v)) for v in values]
     if not per_seed:
         raise ValueError(f"capture.seeds({name!r}): no values")
+    if rows is not None and int(rows) <= 0:
+        raise ValueError(f"capture.seeds({name!r}): rows must be positive, got {rows}")
     mean = sum(per_seed) / len(per_seed)
+    se = None
     if len(per_seed) > 1:
         var = sum((v - mean) ** 2 for v in per_seed) / (len(per_seed) - 1)
         se = math.sqrt(var / len(per_seed))
-    else:
-        se = None
+    if rows is not None and _is_rate(mean):
+        se = max(se or 0.0, binomial_se(mean, int(rows) * len(per_seed)))
     record = {"kind": "metric", "name": _checked(name), "value": mean, "n": len(per_seed), "se": se}
     record["per_seed"] = per_seed
     _emit(record)

@@ -9,8 +9,10 @@ import pytest
 from repronotes.lab.evaluate import (
     LABELS,
     calibration_error,
+    calibration_error_se,
     classification_metrics,
     evaluate_completions,
+    soft_class_metrics,
 )
 
 
@@ -28,6 +30,7 @@ def test_classification_metrics_by_hand():
     assert m["recall/consolidating"] == pytest.approx(0.5)
     assert m["recall/neutral"] == pytest.approx(1.0)
     assert m["min_recall"] == pytest.approx(0.5)
+    assert m["min_recall_n"] == 2
     # precision: D 1/2, C 1/1, N 2/2 -> F1: D 0.5, C 2/3, N 1.0
     assert m["macro_f1"] == pytest.approx((0.5 + 2 / 3 + 1.0) / 3)
     assert m["invalid_rate"] == pytest.approx(1 / 6)
@@ -89,3 +92,69 @@ def test_evaluate_completions_combines_everything():
     assert r["confusion"][0] == [0, 1, 0, 0]
     assert r["calibration/n"] == 2
     assert r["calibration/ece"] == pytest.approx(0.5 * 0.2 + 0.5 * 0.2)
+
+
+def test_min_recall_n_is_the_count_of_the_worst_recalled_class():
+    gold = ["disruptive"] * 4 + ["consolidating"] * 2 + ["neutral"] * 3
+    predicted = ["disruptive", None, None, None, "consolidating", "consolidating", "neutral", "neutral", None]
+    m = classification_metrics(gold, predicted)
+    assert m["min_recall"] == pytest.approx(0.25) and m["min_recall_n"] == 4  # not the smallest class (2)
+
+
+def test_calibration_error_se_is_a_seeded_bootstrap():
+    confidences = ["high", "high", "low", "medium", None, "high", "low", "medium"]
+    correct = [True, False, False, True, True, True, True, False]
+    se = calibration_error_se(confidences, correct)
+    assert se is not None and 0.0 < se < 0.5
+    assert calibration_error_se(confidences, correct) == se
+    assert calibration_error_se(confidences, correct, seed=1) != se
+    assert calibration_error_se([None, None], [True, False]) is None
+    assert calibration_error_se(["high"] * 6, [True] * 6) == 0.0  # every resample has ECE 0.2
+
+
+def test_soft_class_metrics_by_hand():
+    gold = ["disruptive", "consolidating", "neutral", "neutral"]
+    probabilities = [
+        {"disruptive": 0.6, "consolidating": 0.3, "neutral": 0.1},
+        {"disruptive": 0.2, "consolidating": 0.7, "neutral": 0.1},
+        {"disruptive": 0.5, "consolidating": 0.1, "neutral": 0.4},
+        {"disruptive": 0.1, "consolidating": 0.1, "neutral": 0.8},
+    ]
+    m = soft_class_metrics(gold, probabilities)
+    assert m["prob_share/disruptive"] == pytest.approx(1.4 / 4)
+    assert m["soft_recall/neutral"] == pytest.approx(0.6)
+    assert m["min_soft_recall"] == pytest.approx(0.6)
+    assert m["soft_accuracy"] == pytest.approx((0.6 + 0.7 + 0.4 + 0.8) / 4)
+    assert sum(m[f"prob_share/{label}"] for label in LABELS) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="probabilities has 1"):
+        soft_class_metrics(gold, probabilities[:1])
+
+
+def test_label_probabilities_match_one_sequence_at_a_time(tmp_path):
+    """The right-padded batch gives the same numbers as scoring each candidate answer on its own."""
+    torch = pytest.importorskip("torch")
+    from repronotes.lab import evaluate, models, prompts
+
+    from .papers import PAPER
+
+    papers = [PAPER, {**PAPER, "title": "A much longer title " * 5, "disruption_label": "neutral"}]
+    texts = [prompts.format_prompt(p) for p in papers] + [prompts.target_completion(PAPER)]
+    tokenizer = models.train_tokenizer(texts * 3, 320, tmp_path)
+    size = models.ModelSize(hidden=32, layers=2, heads=4, kv_heads=2, intermediate=64, vocab_size=320,
+                            max_positions=512)  # fmt: skip
+    model = models.build_model(size, tokenizer, seed=0).eval()
+    batched = evaluate.label_probabilities(model, tokenizer, papers, batch_size=4, device="cpu")
+    for paper, probabilities in zip(papers, batched, strict=True):
+        assert sum(probabilities.values()) == pytest.approx(1.0)
+        prompt_ids = tokenizer(prompts.format_prompt(paper))["input_ids"]
+        log_probs = {}
+        for label in LABELS:
+            answer_ids = tokenizer(prompts.label_answer_prefix(label), add_special_tokens=False)["input_ids"]
+            ids = torch.tensor([prompt_ids + answer_ids])
+            with torch.no_grad():
+                logits = model(input_ids=ids).logits[0]
+            token_log_probs = torch.log_softmax(logits[:-1], -1)[torch.arange(ids.shape[1] - 1), ids[0, 1:]]
+            log_probs[label] = float(token_log_probs[-len(answer_ids) :].sum())
+        total = sum(math.exp(v) for v in log_probs.values())
+        for label in LABELS:
+            assert probabilities[label] == pytest.approx(math.exp(log_probs[label]) / total, rel=1e-4)

@@ -49,3 +49,12 @@ def test_target_is_compact_two_key_json_in_fixed_order():
     assert target == '{"disruption_label": "disruptive", "confidence": "high"}'
     assert list(json.loads(target)) == ["disruption_label", "confidence"]
     assert "{" + prompts.completion_after_prompt(paper()) == prompts.target_completion(paper())
+
+
+def test_label_answer_prefix_starts_every_answer_with_that_label():
+    for label in ("disruptive", "consolidating", "neutral"):
+        for confidence in ("low", "medium", "high"):
+            assert prompts.answer_after_prompt(label, confidence).startswith(
+                prompts.label_answer_prefix(label)
+            )
+    assert prompts.label_answer_prefix("neutral") == '"disruption_label": "neutral"'

@@ -38,7 +38,8 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-@pytest.mark.parametrize("column, spec", [(2, SOFT), (3, STRONG), (4, CLASS_WEIGHTED)])
+# balanced on a one-row batch: its only gold class gets weight prior * focus / focus = 1, i.e. strong's totals
+@pytest.mark.parametrize("column, spec", [(2, SOFT), (3, STRONG), (4, CLASS_WEIGHTED), (3, BALANCED)])
 def test_part2_rewards_match_the_published_table(case, column, spec):
     text, gold = CASES[case][:2]
     (scored,) = score_batch([text], [gold], spec)

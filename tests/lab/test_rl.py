@@ -104,6 +104,9 @@ def test_two_step_smoke_run_from_base(tmp_path, tiny_base):
     final = run.evals[-1]
     assert final["n"] == 3 and 0.0 <= final["parse_rate"] <= 1.0 and final["completion_length"] >= 0
     assert final["reward"] == pytest.approx(sum(final[f"reward/{c}"] for c in rl.rewards.COMPONENTS))
+    labels = ("disruptive", "consolidating", "neutral")
+    assert sum(final[f"prob_share/{label}"] for label in labels) == pytest.approx(1.0)
+    assert 0.0 < final["min_soft_recall"] <= final["soft_accuracy"] < 1.0
     for row in run.train_steps:
         assert row["zero_spread_fraction"] == pytest.approx(row["frac_reward_zero_std"])
         assert "rewards/task/mean" in row

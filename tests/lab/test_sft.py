@@ -142,8 +142,10 @@ def test_capture_arm_names_every_metric_with_n():
         "macro_f1": 0.4,
         "invalid_rate": 0.0,
         "min_recall": 0.0,
+        "min_recall_n": 1,
         "confusion": [[1, 1, 0, 0], [0, 1, 0, 0], [0, 1, 0, 0]],
         "calibration/ece": 0.1,
+        "calibration/ece_se": 0.03,
         "calibration/n": 4,
     }
     for label, recall in zip(("disruptive", "consolidating", "neutral"), (0.5, 1.0, 0.0), strict=True):
@@ -169,4 +171,4 @@ def test_capture_arm_names_every_metric_with_n():
     assert by_name["qdora/recall/disruptive"]["n"] == 2 and by_name["qdora/min_recall"]["n"] == 1
     assert by_name["qdora/confusion"]["value"] == ev["confusion"]
     assert by_name["qdora/peak_rss_mb"]["value"] == 500.0
-    assert by_name["qdora/calibration_ece"]["n"] == 4
+    assert by_name["qdora/calibration_ece"]["n"] == 4 and by_name["qdora/calibration_ece"]["se"] == 0.03

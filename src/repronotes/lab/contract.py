@@ -9,7 +9,8 @@ The model must answer with exactly one JSON object and nothing else::
 
 - ``raw_json_ok``: the raw text (whitespace stripped) is exactly one JSON object;
 - ``format_strict_ok``: ``raw_json_ok`` and exactly the two keys with valid values, no code fences,
-  no think tags (the RL reward's "raw output" rule);
+  no think tags (the evaluation's strict-format rate; the RL reward's raw-output rule is ``raw_json_ok``,
+  with the payload graded separately);
 - ``parse_ok``: some JSON object can be read, raw or after cleaning (think tags, code fences, prose);
 - ``payload_valid``: the object read has a valid label and a valid confidence.
 

@@ -9,6 +9,7 @@ column in the confusion matrix, as in the original evaluation (seed-experiments.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from repronotes.lab.contract import parse_completion
@@ -28,7 +29,8 @@ def classification_metrics(gold: list[str], predicted: list[str | None]) -> dict
     """Accuracy, macro-F1, per-class recall and predicted share, invalid rate, confusion matrix.
 
     `predicted[i] is None` means the i-th completion was invalid. Keys: ``n``, ``accuracy``,
-    ``macro_f1``, ``recall/<label>``, ``min_recall``, ``predicted_share/<label>``,
+    ``macro_f1``, ``recall/<label>``, ``min_recall`` (and ``min_recall_n``, the gold count of its
+    class), ``predicted_share/<label>``,
     ``invalid_rate``, ``confusion`` (rows: gold labels in LABELS order; columns: LABELS + invalid).
     """
     if len(gold) != len(predicted):
@@ -59,6 +61,8 @@ def classification_metrics(gold: list[str], predicted: list[str | None]) -> dict
         metrics[f"predicted_share/{label}"] = predicted_count / n
     metrics["macro_f1"] = sum(f1s) / len(f1s)
     metrics["min_recall"] = min(recalls)
+    # the n behind min_recall: the gold count of the worst-recalled class (the smallest, on a tie)
+    metrics["min_recall_n"] = min(sum(confusion[i]) for i, r in enumerate(recalls) if r == min(recalls))
     metrics["invalid_rate"] = sum(row[-1] for row in confusion) / n
     metrics["confusion"] = confusion
     return metrics
@@ -92,6 +96,51 @@ def calibration_error(confidences: list[str | None], correct: list[bool]) -> dic
     return result
 
 
+def calibration_error_se(
+    confidences: list[str | None], correct: list[bool], resamples: int = 200, seed: int = 0
+) -> float | None:
+    """Bootstrap standard error of the three-bucket ECE (rows resampled with replacement, seeded).
+
+    ECE is not a rate, so a binomial SE does not describe it; this is the spread of ECE over
+    `resamples` resampled evaluation sets. None when no row states a confidence.
+    """
+    import random
+    import statistics
+
+    rows = list(zip(confidences, correct, strict=True))
+    if not any(c is not None for c, _ in rows):
+        return None
+    rng = random.Random(seed)
+    values = []
+    for _ in range(resamples):
+        sample = [rows[rng.randrange(len(rows))] for _ in rows]
+        ece = calibration_error([c for c, _ in sample], [ok for _, ok in sample])["ece"]
+        if ece is not None:
+            values.append(ece)
+    return statistics.stdev(values) if len(values) > 1 else None
+
+
+def soft_class_metrics(gold: list[str], probabilities: list[dict[str, float]]) -> dict[str, float]:
+    """Class metrics of the policy's label probabilities instead of its greedy answers.
+
+    ``prob_share/<label>``: mean probability of the label over all rows (the expected predicted
+    share at temperature 1); ``soft_recall/<label>``: mean probability of the gold label over the
+    rows of that class; ``min_soft_recall`` and ``soft_accuracy`` (mean probability of the gold label).
+    """
+    if len(gold) != len(probabilities) or not gold:
+        raise ValueError(f"gold has {len(gold)} rows but probabilities has {len(probabilities)} (need >= 1)")
+    n = len(gold)
+    result = {f"prob_share/{label}": sum(p[label] for p in probabilities) / n for label in LABELS}
+    soft_recalls = []
+    for label in LABELS:
+        rows = [p[label] for g, p in zip(gold, probabilities, strict=True) if g == label]
+        soft_recalls.append(sum(rows) / len(rows) if rows else 0.0)
+        result[f"soft_recall/{label}"] = soft_recalls[-1]
+    result["min_soft_recall"] = min(soft_recalls)
+    result["soft_accuracy"] = sum(p[g] for g, p in zip(gold, probabilities, strict=True)) / n
+    return result
+
+
 def evaluate_completions(papers: list[dict], completions: list[str]) -> dict[str, Any]:
     """Grade completions against the gold labels of `papers` (same order).
 
@@ -114,7 +163,9 @@ def evaluate_completions(papers: list[dict], completions: list[str]) -> dict[str
     }
     result.update(classification_metrics(gold, [p.label for p in parsed]))
     correct = [p.label == g for p, g in zip(parsed, gold, strict=True)]
-    calibration = calibration_error([p.confidence for p in parsed], correct)
+    confidences = [p.confidence for p in parsed]
+    calibration = calibration_error(confidences, correct)
+    calibration["ece_se"] = calibration_error_se(confidences, correct)
     result.update({f"calibration/{key}": value for key, value in calibration.items()})
     return result
 
@@ -156,3 +207,61 @@ def greedy_generate(
         model.train(was_training)
     logger.debug("generated %d completions", len(completions))
     return completions
+
+
+def label_probabilities(
+    model: Any, tokenizer: Any, papers: list[dict], batch_size: int, device: str
+) -> list[dict[str, float]]:
+    """Per paper, the policy's probability of each label after its prompt, renormalised over LABELS.
+
+    Each candidate ``"disruption_label": "<label>"`` is scored teacher-forced after the prompt,
+    tokenised as generation sees it (prompt, then answer tokens); the shared start of the answer
+    cancels in the renormalisation. No sampling: the same weights give the same numbers.
+    """
+    import torch
+
+    from repronotes.lab.prompts import format_prompt, label_answer_prefix
+
+    sequences = []  # (paper index, label, token ids, number of answer tokens)
+    for index, paper in enumerate(papers):
+        prompt_ids = list(tokenizer(format_prompt(paper))["input_ids"])
+        for label in LABELS:
+            answer_ids = list(tokenizer(label_answer_prefix(label), add_special_tokens=False)["input_ids"])
+            sequences.append((index, label, prompt_ids + answer_ids, len(answer_ids)))
+    log_probs: dict[tuple[int, str], float] = {}
+    was_training = model.training
+    model.eval()
+    try:
+        for start in range(0, len(sequences), batch_size):
+            chunk = sequences[start : start + batch_size]
+            scores = _answer_log_probs(model, [ids for _, _, ids, _ in chunk], [k for *_, k in chunk],
+                                       tokenizer.pad_token_id, device, torch)  # fmt: skip
+            log_probs.update(
+                {(i, label): score for (i, label, _, _), score in zip(chunk, scores, strict=True)}
+            )
+    finally:
+        model.train(was_training)
+    return [_normalised({label: log_probs[(i, label)] for label in LABELS}) for i in range(len(papers))]
+
+
+def _answer_log_probs(
+    model: Any, rows: list[list[int]], answer_lengths: list[int], pad_id: int, device: str, torch: Any
+) -> list[float]:
+    """Sum of the log-probabilities of each row's last `answer_length` tokens (right-padded batch)."""
+    width = max(len(row) for row in rows)
+    ids = torch.tensor([row + [pad_id] * (width - len(row)) for row in rows], device=device)
+    mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in rows], device=device)
+    with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
+        logits = model(input_ids=ids, attention_mask=mask).logits.float()
+    token_log_probs = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None]).squeeze(-1)
+    return [
+        float(token_log_probs[i, len(row) - 1 - k : len(row) - 1].sum())
+        for i, (row, k) in enumerate(zip(rows, answer_lengths, strict=True))
+    ]
+
+
+def _normalised(log_probs: dict[str, float]) -> dict[str, float]:
+    top = max(log_probs.values())
+    weights = {label: math.exp(value - top) for label, value in log_probs.items()}
+    total = sum(weights.values())
+    return {label: weight / total for label, weight in weights.items()}

@@ -71,3 +71,8 @@ def completion_after_prompt(paper: dict) -> str:
 def answer_after_prompt(label: str, confidence: str) -> str:
     """`answer_json` without the opening brace that `format_prompt` already ends with."""
     return answer_json(label, confidence)[len(ANSWER_PREFIX) :]
+
+
+def label_answer_prefix(label: str) -> str:
+    """The answer after the prompt's '{' up to the label's closing quote: '"disruption_label": "<label>"'."""
+    return answer_after_prompt(label, "low").split(", ")[0]

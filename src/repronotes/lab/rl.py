@@ -226,14 +226,20 @@ def grpo_config(settings: GRPOSettings, output_dir: str | Path) -> Any:
 def evaluate_policy(
     model: Any, tokenizer: Any, papers: list[dict], spec: rewards.RewardSpec, settings: GRPOSettings
 ) -> dict[str, Any]:
-    """Greedy decodes on `papers`: contract and label metrics, reward and components, length, hash."""
+    """Greedy decodes on `papers` (contract and label metrics, reward and components, length, hash) and
+    the policy's label probabilities (`evaluate.soft_class_metrics`)."""
     prompts = [format_prompt(p) for p in papers]
     generated = evaluate.greedy_generate(
         model, tokenizer, prompts, settings.max_completion_length, settings.eval_batch_size, settings.device
     )
     completions = [ANSWER_PREFIX + text for text in generated]  # the prompt ends inside the answer's "{"
     result = evaluate.evaluate_completions(papers, completions)
-    scored = rewards.score_batch(completions, [p["disruption_label"] for p in papers], spec)
+    gold = [p["disruption_label"] for p in papers]
+    probabilities = evaluate.label_probabilities(
+        model, tokenizer, papers, settings.eval_batch_size, settings.device
+    )
+    result.update(evaluate.soft_class_metrics(gold, probabilities))
+    scored = rewards.score_batch(completions, gold, spec)
     result.update(rewards.summarize_scores(scored))
     totals = [s.total for s in scored]
     result["reward_se"] = standard_error(totals)

@@ -279,12 +279,10 @@ def run_arm(
     eval_batch_size: int = 32,
 ) -> dict[str, Any]:
     """Build, train, save (``<run_folder>/adapters/<arm>``) and evaluate one arm; return a flat record."""
-    torch = _require("torch")
-    if config.on_gpu:
-        torch.cuda.reset_peak_memory_stats()
+    runtime.reset_peak_memory(config.device)
     model, tokenizer = build_arm(config, base_path)
     trained = train(model, tokenizer, train_papers, config)
-    memory = runtime.peak_memory_mb(config.device)
+    memory = runtime.window_peak_memory_mb(config.device)  # this arm's build and training
     adapter_bytes = save_adapter(model, Path(run_folder) / "adapters" / config.arm)
     prompts = [format_prompt(p) for p in test_papers]
     generated = evaluate.greedy_generate(
@@ -308,7 +306,7 @@ def run_arm(
     }
     del model
     if config.on_gpu:
-        torch.cuda.empty_cache()
+        _require("torch").cuda.empty_cache()
     return record
 
 
@@ -371,10 +369,15 @@ def capture_arm(record: dict[str, Any]) -> None:
     for label, count in zip(evaluate.LABELS, gold_counts, strict=True):
         capture.metric(f"{arm}/recall/{label}", ev[f"recall/{label}"], n=max(count, 1))
         capture.metric(f"{arm}/predicted_share/{label}", ev[f"predicted_share/{label}"], n=ev["n"])
-    capture.metric(f"{arm}/min_recall", ev["min_recall"], n=max(min(gold_counts), 1))
+    capture.metric(f"{arm}/min_recall", ev["min_recall"], n=max(ev["min_recall_n"], 1))
     capture.metric(f"{arm}/confusion", ev["confusion"])
-    if ev["calibration/ece"] is not None:
-        capture.metric(f"{arm}/calibration_ece", ev["calibration/ece"], n=ev["calibration/n"])
+    if ev["calibration/ece"] is not None:  # not a rate: its SE is a bootstrap over the rows
+        capture.metric(
+            f"{arm}/calibration_ece",
+            ev["calibration/ece"],
+            n=ev["calibration/n"],
+            se=ev["calibration/ece_se"],
+        )
 
 
 def _require(module: str) -> Any:
