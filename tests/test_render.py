@@ -46,6 +46,20 @@ def test_metric_table_rows_columns_and_source():
         render.metric_table_markdown(RECORD, "nope", None, {})
 
 
+def test_metric_table_columns_may_contain_slashes_and_typos_fail():
+    record = {**RECORD, "metrics": {**RECORD["metrics"]}}
+    record["metrics"]["sft_vs_rl/base/predicted_share/disruptive"] = {"value": 0.5}
+    record["metrics"]["sft_vs_rl/rl_from_sft/soft/predicted_share/disruptive"] = {"value": 0.25}
+    options = {"rows": "base,rl_from_sft/soft", "cols": "accuracy,predicted_share/disruptive"}
+    lines = render.metric_table_markdown(record, "sft_vs_rl", ".2f", options).splitlines()
+    assert lines[1] == "|  | accuracy | predicted_share/disruptive |"
+    assert lines[3] == "| **base** | 0.33 | 0.50 |" and lines[4] == "| **rl_from_sft/soft** | 0.45 | 0.25 |"
+    with pytest.raises(KeyError, match="no metric for column 'acuracy'"):
+        render.metric_table_markdown(record, "sft_vs_rl", None, {"cols": "acuracy,macro_f1"})
+    with pytest.raises(KeyError, match="no metric for row 'rl_from_sft/sof'"):
+        render.metric_table_markdown(record, "sft_vs_rl", None, {"rows": "base,rl_from_sft/sof"})
+
+
 def test_panel_is_collapsible_and_shows_failures_in_red():
     drifted = Outcome(
         "smol_rl", "cpu", "drifted", "executed", "repronotes run smol_rl --profile cpu", hardware="cpu-x"

@@ -56,17 +56,27 @@ def format_value(value: Any, fmt: str | None) -> str:
 def metric_table_markdown(
     record: dict[str, Any], prefix: str, fmt: str | None, options: dict[str, str]
 ) -> str:
-    """Metrics named <prefix>/<row>/<column> as a Markdown table (rows/cols from options or sorted)."""
+    """Metrics named <prefix>/<row>/<column> as a Markdown table (rows/cols from options or sorted).
+
+    Rows and columns may contain "/" (e.g. ``rl_from_sft/soft`` x ``predicted_share/disruptive``): with
+    ``cols`` given, a name is split at the longest listed column it ends with; without, at its last "/".
+    A listed row or column that matches no metric is an error, not a column of dashes.
+    """
+    wanted_cols = _order(options.get("cols"), [])
     cells: dict[tuple[str, str], Any] = {}
     for name, entry in record["metrics"].items():
         if name.startswith(prefix + "/") and "value" in entry:
-            row, _, col = name[len(prefix) + 1 :].rpartition("/")
+            row, col = _split_cell(name[len(prefix) + 1 :], wanted_cols)
             if row:
                 cells[(row, col)] = entry["value"]
     if not cells:
         raise KeyError(f"no metrics named {prefix}/<row>/<column> in the record")
     rows = _order(options.get("rows"), [r for r, _ in cells])
-    cols = _order(options.get("cols"), [c for _, c in cells])
+    cols = wanted_cols or _order(None, [c for _, c in cells])
+    for kind, names, index in (("row", rows, 0), ("column", cols, 1)):
+        unknown = [n for n in names if not any(key[index] == n for key in cells)]
+        if unknown:
+            raise KeyError(f"table {prefix}: no metric for {kind} {', '.join(map(repr, unknown))}")
     lines = ["| " + " | ".join(["", *cols]) + " |", "|" + "---|" * (len(cols) + 1)]
     for row in rows:
         values = [format_value(cells[(row, col)], fmt) if (row, col) in cells else "–" for col in cols]
@@ -77,6 +87,16 @@ def metric_table_markdown(
         + "\n".join(lines)
         + f'\n\n<p class="rn-table-source">Source: record of {html.escape(source)}.</p>\n'
     )
+
+
+def _split_cell(rest: str, columns: list[str]) -> tuple[str, str]:
+    for col in sorted(columns, key=len, reverse=True):
+        if rest.endswith("/" + col):
+            return rest[: -len(col) - 1], col
+    if columns:
+        return "", ""
+    row, _, col = rest.rpartition("/")
+    return row, col
 
 
 def _order(explicit: str | None, seen: list[str]) -> list[str]:
