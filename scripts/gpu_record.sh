@@ -45,6 +45,8 @@ case "$MODE" in record | verify) ;; *)
 esac
 PY=${PYTHON:-python3}
 PY=$(command -v "$PY" || echo "$PY")
+# absolute, so the kernelspec works from any cwd; not realpath: a venv's python is a symlink to keep
+if [[ "$PY" == */* && "$PY" != /* ]]; then PY="$(cd "$(dirname "$PY")" && pwd)/$(basename "$PY")"; fi
 SITE=${GPU_SITE:-/tmp/site}
 BUDGET=${GPU_RECORD_BUDGET_S:-0}
 WORK=$ROOT/.cache/gpu_record # git-ignored (.cache/); packed into the tgz
