@@ -110,6 +110,9 @@ def test_stale_record_of_a_profile_this_machine_cannot_run_fails_verify(project,
         "toy/gpu: record is stale (notebook changed); this machine cannot run it (needs cuda)" in stale.stderr
     )
     assert "rerun on cuda-h100: repronotes record toy --profile gpu" in stale.stderr
+    shutil.rmtree(project.root / ".cache")  # the verify above cached a cpu run with today's inputs
+    off = project.cli("verify", "--execute", "off")  # cpu could run, but may not
+    assert "toy/cpu: record is stale (notebook changed); execution is off and no cached run" in off.stderr
 
 
 def test_planted_secret_host_and_paths_never_reach_records_or_the_site(project):

@@ -228,10 +228,15 @@ class Engine:
             reasons = cache.explain_changes(record["inputs"].get("parts", {}), now.parts)
             outcome.status = "stale" if outcome.status != "broken" else outcome.status
             outcome.findings.append(
-                f"{exp.name}/{profile.name}: record is stale ({', '.join(reasons) or 'inputs changed'}); this "
-                f"machine cannot run it ({_needs(profile)}) — rerun on {recorded_class}: "
+                f"{exp.name}/{profile.name}: record is stale ({', '.join(reasons) or 'inputs changed'}); "
+                f"{self._why_not_rerun(profile)} — rerun on {recorded_class}: "
                 f"repronotes record {exp.name} --profile {profile.name}"
             )
+
+    def _why_not_rerun(self, profile: Profile) -> str:
+        if self.runnable(profile):
+            return "execution is off and no cached run has today's inputs"
+        return f"this machine cannot run it ({_needs(profile)})"
 
     def _rerun_and_compare(
         self,

@@ -11,7 +11,6 @@ import logging
 import os
 import random
 import sys
-from pathlib import Path
 from typing import Any
 
 from repronotes.lab._deps import require
@@ -125,13 +124,8 @@ def _gpu_facts(torch: Any) -> dict[str, Any]:
     }
 
 
-# the highest peaks of the windows closed by reset_peak_memory, so the lifetime peak survives a reset
-_closed_window_peaks: dict[str, float] = {}
-
-
-def window_peak_memory_mb(device: str) -> dict[str, float]:
-    """Peak memory since the last `reset_peak_memory` (or process start): {"rss_mb"} on CPU (VmHWM on
-    Linux), {"allocated_mb", "reserved_mb"} on CUDA."""
+def peak_memory_mb(device: str) -> dict[str, float]:
+    """Peak memory so far: {"rss_mb"} of this process on CPU; {"allocated_mb", "reserved_mb"} on CUDA."""
     if device.startswith("cuda"):
         torch = require("torch")
         return {
@@ -141,35 +135,11 @@ def window_peak_memory_mb(device: str) -> dict[str, float]:
     try:
         import resource
 
-        kilobytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux; reset with VmHWM
+        kilobytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux
         return {"rss_mb": kilobytes / 1024.0}
     except ImportError:  # pragma: no cover - non-POSIX
         psutil = require("psutil")
         return {"rss_mb": psutil.Process().memory_info().rss / 2**20}
-
-
-def peak_memory_mb(device: str) -> dict[str, float]:
-    """Peak memory of the whole process so far, across `reset_peak_memory` windows (same keys)."""
-    current = window_peak_memory_mb(device)
-    return {key: max(value, _closed_window_peaks.get(key, 0.0)) for key, value in current.items()}
-
-
-def reset_peak_memory(device: str) -> bool:
-    """Open a new peak-memory window (one per arm): CUDA peak stats, or the Linux process's peak RSS.
-
-    Returns False where the OS cannot reset it (non-Linux): the window then starts at process start.
-    """
-    for key, value in window_peak_memory_mb(device).items():
-        _closed_window_peaks[key] = max(value, _closed_window_peaks.get(key, 0.0))
-    if device.startswith("cuda"):
-        require("torch").cuda.reset_peak_memory_stats()
-        return True
-    try:
-        Path("/proc/self/clear_refs").write_text("5", encoding="ascii")  # 5: reset the peak RSS
-    except OSError:
-        logger.debug("peak RSS cannot be reset here; per-window peaks are process peaks")
-        return False
-    return True
 
 
 def quiet_libraries() -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from repronotes.lab import evaluate, runtime
+from repronotes.lab import evaluate, memory, runtime
 from repronotes.lab.prompts import ANSWER_PREFIX, completion_after_prompt, format_prompt
 
 logger = logging.getLogger(__name__)
@@ -279,10 +279,10 @@ def run_arm(
     eval_batch_size: int = 32,
 ) -> dict[str, Any]:
     """Build, train, save (``<run_folder>/adapters/<arm>``) and evaluate one arm; return a flat record."""
-    runtime.reset_peak_memory(config.device)
+    memory.reset_peak(config.device)
     model, tokenizer = build_arm(config, base_path)
     trained = train(model, tokenizer, train_papers, config)
-    memory = runtime.window_peak_memory_mb(config.device)  # this arm's build and training
+    peak_mb = memory.window_peak_mb(config.device)  # this arm's build and training
     adapter_bytes = save_adapter(model, Path(run_folder) / "adapters" / config.arm)
     prompts = [format_prompt(p) for p in test_papers]
     generated = evaluate.greedy_generate(
@@ -300,7 +300,7 @@ def run_arm(
         "tokens_per_sec": trained.tokens_per_second(config.timing_warmup_steps),
         "median_step_s": trained.median_step_seconds(config.timing_warmup_steps),
         "train_seconds": sum(trained.step_seconds),
-        "memory_mb": memory,
+        "memory_mb": peak_mb,
         "completions": completions,
         "eval": evaluate.evaluate_completions(test_papers, completions),
     }
