@@ -34,6 +34,7 @@ test: venv assets lint
 lint: venv
 	$(BIN)/ruff check src tests benchmarks scripts experiments
 	$(BIN)/ruff format --check src tests benchmarks scripts experiments
+	$(BIN)/mypy
 
 format: venv
 	$(BIN)/ruff format src tests benchmarks scripts experiments

@@ -57,7 +57,8 @@ def run_once(name: str, profile: str) -> float:
 
 
 def peak_memory(name: str, profile: str) -> dict[str, float]:
-    run = json.loads((REPO / ".cache/repronotes/runs" / name / profile / "run.json").read_text())
+    entries = (REPO / ".cache/repronotes/runs" / name / profile).glob("*/run.json")  # one per input hash
+    run = json.loads(max(entries, key=lambda p: p.stat().st_mtime).read_text())
     return {k: round(v["value"], 1) for k, v in run["metrics"].items() if "peak" in k and "value" in v}
 
 
@@ -74,8 +75,8 @@ def main() -> None:
         return
     cache = REPO / ".cache/repronotes/runs"
     for name in names:  # drop cached runs so each `run` executes exactly its own notebook
-        target = cache / name / args.profile / "run.json"
-        target.unlink(missing_ok=True)
+        for target in (cache / name / args.profile).glob("*/run.json"):
+            target.unlink()
     seconds = {name: round(run_once(name, args.profile), 1) for name in names}
     memory = {name: peak_memory(name, args.profile) for name in names}
     report(names, args.profile, seconds, memory, "fresh executions by this script")

@@ -71,10 +71,10 @@ RECORDED=() # experiments recorded in this session (their records travel back)
 pack() {
   [[ -n "${OUT:-}" ]] || return 0
   # executed (or partial) notebooks from this session's runs, for inspection
-  for nb in "$ROOT"/.cache/repronotes/runs/*/"$PROFILE"/*.ipynb; do
+  for nb in "$ROOT"/.cache/repronotes/runs/*/"$PROFILE"/*/executed.ipynb; do
     [[ -f "$nb" ]] || continue
-    local exp
-    exp=$(basename "$(dirname "$(dirname "$nb")")")
+    local exp # runs/<experiment>/<profile>/<input hash>/executed.ipynb
+    exp=$(basename "$(dirname "$(dirname "$(dirname "$nb")")")")
     if (($(stat -c %s "$nb") < 8 * 1048576)); then cp -f "$nb" "$WORK/notebooks/$exp.ipynb"; fi
   done
   cp -f "$LOG" "$WORK/gpu_record.log" 2>/dev/null
@@ -349,12 +349,14 @@ import sys
 from pathlib import Path
 from repronotes import report
 from repronotes.pipeline import Engine
+from repronotes.project import load_settings
 profile, folder, names = sys.argv[1], Path(sys.argv[2]), sys.argv[3:]
-outcomes = Engine(Path.cwd(), mode="off").check_all(names, [profile])
-report.write_reports(Path.cwd(), outcomes, folder)
+engine = Engine(load_settings(Path.cwd(), {"execute": "off"}))
+outcomes = engine.check_all(names, [profile])
+report.write_reports(folder, outcomes, engine.redactor)
 print(report.text_table(report.summary_rows(outcomes)))
-for line in (f for o in outcomes for f in o.findings):
-    print("  -", line)
+for finding in (f for o in outcomes for f in o.findings):
+    print("  -", report.finding_line(finding))
 PY
 else
   # One report out of the per-experiment ones.

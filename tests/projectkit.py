@@ -72,7 +72,7 @@ class Project:
                 site_dir: site_build
                 theme: {name: material, font: false}
                 plugins:
-                  - repronotes
+                  - repronotes: {posts_dir: posts}
                   - blog: {blog_dir: ".", post_dir: posts, post_url_format: "{slug}"}
                   - search
                 markdown_extensions: [admonition, pymdownx.details, attr_list, md_in_html, tables]

@@ -1,7 +1,7 @@
 import pytest
 
 from repronotes import markers
-from repronotes.errors import SpecError
+from repronotes.errors import MarkerError
 
 
 def test_parses_every_marker_kind():
@@ -41,6 +41,11 @@ def test_code_is_left_alone():
     ],
 )
 def test_bad_markers_name_page_and_rule(text, rule):
-    with pytest.raises(SpecError) as err:
+    with pytest.raises(MarkerError) as err:
         markers.find(text, "posts/p.md")
     assert str(err.value).startswith("posts/p.md: ") and rule in str(err.value)
+
+
+def test_integer_format_specs_are_accepted():
+    found = markers.find("{{ value: a.count | d }} and {{ value: a.count | ,d }}", "p.md")
+    assert [m.fmt for m in found] == ["d", ",d"]

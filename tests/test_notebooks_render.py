@@ -2,7 +2,7 @@ import json
 
 import nbformat
 
-from repronotes.plugin.notebooks import NotebookRenderer
+from repronotes.plugin.nbrender import NotebookRenderer
 
 
 def _notebook(path):
@@ -18,6 +18,7 @@ def _notebook(path):
         nbformat.v4.new_output("display_data", data={"text/html": "<progress value=1></progress> step 3"}),
     ]
     nb.cells = [nbformat.v4.new_markdown_cell("# Title"), hidden, shown]
+    nb.metadata["repronotes"] = {"schema": 1, "captures": [{"kind": "metric", "name": "sealed_metric_xyz"}]}
     path.write_text(json.dumps(nb))
 
 
@@ -33,4 +34,18 @@ def test_inline_outputs_drop_plumbing_and_noise_but_the_full_page_keeps_everythi
     assert "FutureWarning" in full and "print(" in full and "plumbing output" in full
     assert "<script" not in inline + full and "<style" not in inline + full
     assert renderer.css and ".jupyter-wrapper" in renderer.css
+    assert "sealed_metric_xyz" not in full  # the seal is for verification, not for readers
     assert renderer.render(notebook, "outputs") == inline  # second call: from the cache
+
+
+def test_a_cached_rendering_is_byte_for_byte_the_fresh_one(tmp_path):
+    notebook = tmp_path / "nb.ipynb"
+    _notebook(notebook)
+    nb = json.loads(notebook.read_text())
+    nb["cells"][2]["outputs"][0]["text"] = (
+        "line one\r\nline two\rcarriage\n"  # newline translation must not apply
+    )
+    notebook.write_text(json.dumps(nb))
+    fresh = NotebookRenderer(tmp_path / "cache").render(notebook, "full")
+    cached = NotebookRenderer(tmp_path / "cache").render(notebook, "full")  # a new build: read back from disk
+    assert cached == fresh and "\r" in fresh

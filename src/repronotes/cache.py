@@ -1,179 +1,234 @@
-"""Input hashes, and the local cache of verified runs (.cache/repronotes, git-ignored).
+"""The local cache of runs (git-ignored): several entries per experiment/profile, keyed by input hash.
 
-The input hash covers what can change a result, and nothing that cannot:
-  notebook code cells + kernelspec (not Markdown), the profile's parameters, the
-  repronotes.lab sources the notebook imports (transitively), declared `depends_on` globs,
-  the lock file, the upstream experiments' recorded results, and the hardware class.
-Each part is hashed on its own, so a re-run can say *why* ("lab/sft.py changed").
+    <cache>/runs/<experiment>/<profile>/<hash16>/   executed.ipynb, capture.jsonl, run.json, outputs
+    <cache>/shared/                                 content-addressed caches the notebooks share
+    <cache>/locks/                                  one lock per experiment/profile (filelock)
+
+An entry counts only once its run.json says `complete`, which is written last. A run of the same
+inputs (`--force`) first moves the old entry aside and puts it back if the new run fails or is
+interrupted, so the last good entry survives any signal. Switching inputs back and forth reuses
+entries instead of re-executing; the oldest beyond `keep` are pruned.
 """
 
 from __future__ import annotations
 
-import ast
-import hashlib
 import json
-import re
-from dataclasses import dataclass
+import logging
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import filelock
+
 from repronotes import environ
-from repronotes.errors import RecordError
-from repronotes.fingerprint import LOCK_FILE
-from repronotes.record import load_record, record_metrics_digest, write_json_atomic
-from repronotes.spec import Experiment, relative
+from repronotes.atomic import write_json_atomic
+from repronotes.captured import entry_from, interpret
+from repronotes.errors import BusyError, CaptureError
+from repronotes.model import Action, MetricEntry, RunResult
 
-LAB_PACKAGE = "repronotes.lab"
-_LAB_IMPORT = re.compile(r"repronotes\.lab(?:\.(\w+))?")
-
-
-@dataclass(frozen=True)
-class InputHash:
-    digest: str
-    parts: dict[str, str]
-
-
-def cache_root(root: Path) -> Path:
-    return environ.cache_dir_override() or root / ".cache" / "repronotes"
-
-
-def run_dir(root: Path, experiment: str, profile: str) -> Path:
-    return cache_root(root) / "runs" / experiment / profile
-
-
-def shared_cache_dir(root: Path) -> Path:
-    return cache_root(root) / "shared"
-
-
-def input_hash(exp: Experiment, profile: str, hardware: str, experiments: dict[str, Experiment]) -> InputHash:
-    parts: dict[str, str] = {"hardware_class": hardware}
-    notebook = json.loads(exp.notebook.read_text(encoding="utf-8"))
-    parts["notebook"] = _sha(_code_and_kernel(notebook))
-    parts["parameters"] = _sha(json.dumps(exp.profile(profile).params, sort_keys=True))
-    for path in lab_sources(exp.root, notebook):
-        parts[relative(path, exp.root)] = _sha_file(path)
-    for path in _globbed(exp):
-        parts[relative(path, exp.root)] = _sha_file(path)
-    lock = exp.root / LOCK_FILE
-    parts["lock"] = _sha_file(lock) if lock.is_file() else "absent"
-    for upstream in exp.needs:
-        parts[f"upstream:{upstream}@{profile}"] = _upstream_part(experiments[upstream], profile)
-    digest = _sha(json.dumps(parts, sort_keys=True))
-    return InputHash(digest, parts)
-
-
-def explain_changes(old: dict[str, str], new: dict[str, str]) -> list[str]:
-    """Human reasons an input hash changed: 'lab/sft.py changed', 'lock changed'."""
-    reasons = []
-    for key in sorted(set(old) | set(new)):
-        label = key.removeprefix("src/repronotes/")
-        if key not in old:
-            reasons.append(f"{label} added")
-        elif key not in new:
-            reasons.append(f"{label} removed")
-        elif old[key] != new[key]:
-            reasons.append(
-                f"hardware class {old[key]} -> {new[key]}" if key == "hardware_class" else f"{label} changed"
-            )
-    return reasons
-
-
-def lab_sources(root: Path, notebook: dict[str, Any]) -> list[Path]:
-    """The lab modules the notebook's code imports, followed through lab's own imports."""
-    lab_dir = root / "src" / "repronotes" / "lab"
-    pending = set()
-    for cell in notebook.get("cells", []):
-        if cell.get("cell_type") == "code":
-            pending |= _lab_modules_in(_source(cell))
-    seen: dict[str, Path] = {}
-    while pending:
-        name = pending.pop()
-        path = lab_dir / f"{name}.py"
-        if name in seen or not path.is_file():
-            continue
-        seen[name] = path
-        pending |= _lab_modules_in(path.read_text(encoding="utf-8"), lab_dir_relative=True)
-    init = lab_dir / "__init__.py"
-    extra = [init] if init.is_file() and seen else []
-    return extra + [seen[name] for name in sorted(seen)]
-
-
-def _lab_modules_in(source: str, lab_dir_relative: bool = False) -> set[str]:
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return {m.group(1) for m in _LAB_IMPORT.finditer(source) if m.group(1)}
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found |= {a.name.split(".")[2] for a in node.names if a.name.startswith(LAB_PACKAGE + ".")}
-        elif isinstance(node, ast.ImportFrom):
-            found |= _from_import(node, lab_dir_relative)
-    return found
-
-
-def _from_import(node: ast.ImportFrom, lab_dir_relative: bool) -> set[str]:
-    module = node.module or ""
-    if node.level and lab_dir_relative:  # `from .data import x` or `from . import data` inside lab/
-        return {module.split(".")[0]} if module else {a.name for a in node.names}
-    if module == LAB_PACKAGE:
-        return {a.name for a in node.names}
-    if module.startswith(LAB_PACKAGE + "."):
-        return {module.split(".")[2]}
-    return set()
-
-
-def _code_and_kernel(notebook: dict[str, Any]) -> str:
-    spec = notebook.get("metadata", {}).get("kernelspec", {})
-    kernel = {"name": spec.get("name"), "language": spec.get("language")}
-    code = [_source(c) for c in notebook.get("cells", []) if c.get("cell_type") == "code"]
-    return json.dumps({"kernel": kernel, "code": code}, sort_keys=True)
-
-
-def _source(cell: dict[str, Any]) -> str:
-    source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else source
-
-
-def _globbed(exp: Experiment) -> list[Path]:
-    files: set[Path] = set()
-    for pattern in exp.depends_on:
-        files |= {p for p in exp.root.glob(pattern) if p.is_file()}
-    return sorted(files)
-
-
-def _upstream_part(upstream: Experiment, profile: str) -> str:
-    path = upstream.record_path(profile)
-    try:
-        return record_metrics_digest(load_record(path, relative(path, upstream.root)))
-    except RecordError:
-        return "no-record"
-
-
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _sha_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-# --- the run cache -------------------------------------------------------------------------
-
+EXECUTED = "executed.ipynb"
+CAPTURES = "capture.jsonl"
 RUN_FILE = "run.json"
+ENGINE_FILES = {EXECUTED, CAPTURES, RUN_FILE}
+RUN_SCHEMA = 2
+_PREVIOUS, _FAILED = ".previous", ".failed"
 
 
-def load_cached_run(root: Path, experiment: str, profile: str) -> dict[str, Any] | None:
-    """The last completed run of this experiment/profile on this machine, if any."""
-    path = run_dir(root, experiment, profile) / RUN_FILE
-    if not path.is_file():
-        return None
+def ensure_folder(cache_root: Path, sub: str = "") -> Path:
+    """A folder inside the cache, which ignores itself for git (as .pytest_cache does): `git add -A` never
+    picks up runs, reports or the verification log, whatever the project's .gitignore says."""
+    cache_root.mkdir(parents=True, exist_ok=True)
+    marker = cache_root / ".gitignore"
+    if not marker.is_file():
+        marker.write_text(
+            "# created by repronotes: local runs and reports are never committed\n*\n", encoding="utf-8"
+        )
+    folder = cache_root / sub if sub else cache_root
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+class RunCache:
+    def __init__(self, root: Path, keep: int, log: logging.Logger):
+        self.root, self.keep, self.log = root, keep, log
+
+    def folder(self, experiment: str, profile: str, input_hash: str) -> Path:
+        return self.root / "runs" / experiment / profile / input_hash[:16]
+
+    def shared(self) -> Path:
+        return self.root / "shared"
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def lookup(self, experiment: str, profile: str, input_hash: str) -> RunResult | None:
+        """The complete cached run with exactly these inputs, or None (a damaged entry is logged and skipped)."""
+        folder = self.folder(experiment, profile, input_hash)
+        if not (folder / RUN_FILE).is_file():
+            return None
+        try:
+            run = read_run(folder)
+        except ValueError as exc:
+            self.log.warning(
+                "repronotes: ignoring a damaged cache entry %s/%s (%s)", experiment, profile, exc
+            )
+            return None
+        return run if run.input_hash == input_hash else None
+
+    # --- writing ------------------------------------------------------------------------------
+
+    @contextmanager
+    def locked(self, experiment: str, profile: str, wait_s: float) -> Iterator[None]:
+        """Hold the experiment/profile's lock; wait (saying so) while another run holds it."""
+        path = ensure_folder(self.root, "locks") / f"{experiment}@{profile}.lock"
+        lock = filelock.FileLock(str(path))
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout:
+            wait = environ.lock_wait_override() or wait_s
+            self.log.info(
+                "repronotes: waiting for another run of %s/%s to finish (up to %.0f s)",
+                experiment,
+                profile,
+                wait,
+            )
+            try:
+                lock.acquire(timeout=wait)
+            except filelock.Timeout:
+                raise BusyError(
+                    f"{experiment}/{profile}: another repronotes run still holds its lock after {wait:.0f} s; "
+                    "wait for it to finish, or stop it"
+                ) from None
+        try:
+            self._recover(experiment, profile)
+            yield
+        finally:
+            lock.release()
+
+    def begin(self, experiment: str, profile: str, input_hash: str) -> Path:
+        """A fresh folder for a run of these inputs; an existing entry is kept aside until the run succeeds."""
+        folder = self.folder(experiment, profile, input_hash)
+        previous = folder.with_name(folder.name + _PREVIOUS)
+        shutil.rmtree(previous, ignore_errors=True)
+        shutil.rmtree(folder.with_name(folder.name + _FAILED), ignore_errors=True)
+        if (folder / RUN_FILE).is_file():
+            folder.rename(previous)
+        elif folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        self.shared().mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def commit(self, run: RunResult) -> None:
+        write_json_atomic(run.folder / RUN_FILE, run_document(run), allow_nan=True)
+        shutil.rmtree(run.folder.with_name(run.folder.name + _PREVIOUS), ignore_errors=True)
+        self._prune(run.folder.parent, keep_also=run.folder)
+
+    def abandon(self, folder: Path) -> Path:
+        """A failed or interrupted run: keep it as <hash>.failed for inspection, restore the previous entry."""
+        failed = folder.with_name(folder.name + _FAILED)
+        shutil.rmtree(failed, ignore_errors=True)
+        if folder.exists():
+            folder.rename(failed)
+        previous = folder.with_name(folder.name + _PREVIOUS)
+        if previous.exists():
+            previous.rename(folder)
+        return failed
+
+    def _recover(self, experiment: str, profile: str) -> None:
+        """After a crash (SIGKILL) mid-run: put back any entry that was moved aside."""
+        parent = self.root / "runs" / experiment / profile
+        for previous in parent.glob(f"*{_PREVIOUS}") if parent.is_dir() else []:
+            folder = previous.with_name(previous.name.removesuffix(_PREVIOUS))
+            if (folder / RUN_FILE).is_file():
+                shutil.rmtree(previous, ignore_errors=True)
+            else:
+                self.abandon(folder)
+
+    def _prune(self, parent: Path, keep_also: Path) -> None:
+        entries = [p for p in parent.iterdir() if p.is_dir() and (p / RUN_FILE).is_file()]
+        entries.sort(key=lambda p: (p / RUN_FILE).stat().st_mtime, reverse=True)
+        for stale in entries[self.keep :]:
+            if stale != keep_also:
+                shutil.rmtree(stale, ignore_errors=True)
+
+
+def run_document(run: RunResult) -> dict[str, Any]:
+    data = asdict(run)
+    data["metrics"] = {name: entry.as_dict() for name, entry in run.metrics.items()}
+    data.pop("folder")
+    data.pop("action")
+    data.pop("reasons")
+    return {"schema": RUN_SCHEMA, "status": "complete", **data}
+
+
+def read_run(folder: Path) -> RunResult:
+    """A cached run from its run.json; ValueError (with the reason) for anything malformed or incomplete."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) and data.get("status") == "complete" else None
+        data = json.loads((folder / RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"{RUN_FILE} unreadable: {exc.__class__.__name__}") from exc
+    if not isinstance(data, dict) or data.get("schema") != RUN_SCHEMA or data.get("status") != "complete":
+        raise ValueError(f"{RUN_FILE} is not a complete run of schema {RUN_SCHEMA}")
+    if not (folder / EXECUTED).is_file():
+        raise ValueError(f"{EXECUTED} is missing")
+    try:
+        metrics = {str(k): _entry(k, v) for k, v in _dict(data, "metrics").items()}
+        if not all(isinstance(item, dict) for item in _list(data, "captures")):
+            raise TypeError("captures are not objects")
+        derived = interpret(_list(data, "captures"), RUN_FILE).metrics
+        if _canonical(metrics) != _canonical(derived):  # a run never claims more than it captured
+            raise ValueError("its metrics are not what its captures say")
+        return RunResult(
+            experiment=_text(data, "experiment"),
+            profile=_text(data, "profile"),
+            input_hash=_text(data, "input_hash"),
+            parts={str(k): str(v) for k, v in _dict(data, "parts").items()},
+            hardware_class=_text(data, "hardware_class"),
+            metrics=metrics,
+            captures=tuple(_list(data, "captures")),
+            artifacts=_dict(data, "artifacts"),
+            kernel_facts=_dict(data, "kernel_facts"),
+            packages={str(k): str(v) for k, v in _dict(data, "packages").items()},
+            duration_s=float(data["duration_s"]),
+            date=_text(data, "date"),
+            notebook_digest=_text(data, "notebook_digest"),
+            output_files={str(k): str(v) for k, v in _dict(data, "output_files").items()},
+            folder=folder,
+            action=Action.CACHED,
+        )
+    except (KeyError, TypeError, ValueError, CaptureError) as exc:
+        raise ValueError(f"{RUN_FILE} malformed ({exc})") from exc
 
 
-def save_cached_run(root: Path, experiment: str, profile: str, run: dict[str, Any]) -> None:
-    write_json_atomic(run_dir(root, experiment, profile) / RUN_FILE, run, allow_nan=True)
+def _canonical(metrics: dict[str, MetricEntry]) -> str:
+    return json.dumps({k: v.as_dict() for k, v in metrics.items()}, sort_keys=True, allow_nan=True)
+
+
+def _entry(name: Any, raw: Any) -> MetricEntry:
+    if not isinstance(raw, dict):
+        raise TypeError(f"metric {name!r} is not an object")
+    return entry_from({**raw, "name": name}, f"{RUN_FILE}: metrics.{name}")
+
+
+def _dict(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data[key]
+    if not isinstance(value, dict):
+        raise TypeError(f"{key} is not an object")
+    return value
+
+
+def _list(data: dict[str, Any], key: str) -> list[Any]:
+    value = data[key]
+    if not isinstance(value, list):
+        raise TypeError(f"{key} is not a list")
+    return value
+
+
+def _text(data: dict[str, Any], key: str) -> str:
+    value = data[key]
+    if not isinstance(value, str):
+        raise TypeError(f"{key} is not a string")
+    return value

@@ -41,13 +41,15 @@ def metric(name: str, value: Any, n: int | None = None, se: float | None = None)
     honest, non-zero uncertainty for statistical bands.
     """
     value = _plain(value)
+    method = "given" if se is not None else None
     if n is not None:
         n = int(n)
         if n <= 0:
             raise ValueError(f"capture.metric({name!r}): n must be positive, got {n}")
         if se is None and _is_rate(value):
-            se = binomial_se(value, n)
-    _emit({"kind": "metric", "name": _checked(name), "value": value, "n": n, "se": _plain(se)})
+            se, method = binomial_se(value, n), "binomial"
+    record = {"kind": "metric", "name": _checked(name), "value": value, "n": n, "se": _plain(se)}
+    _emit({**record, "se_method": method})
 
 
 def seeds(name: str, values: Sequence[float], rows: int | None = None) -> None:
@@ -61,16 +63,11 @@ def seeds(name: str, values: Sequence[float], rows: int | None = None) -> None:
         raise ValueError(f"capture.seeds({name!r}): no values")
     if rows is not None and int(rows) <= 0:
         raise ValueError(f"capture.seeds({name!r}): rows must be positive, got {rows}")
+    entry: dict[str, Any] = {"per_seed": per_seed, "rows": None if rows is None else int(rows)}
+    entry["se_method"] = "seeds+binomial" if rows is not None else "seeds"
     mean = sum(per_seed) / len(per_seed)
-    se = None
-    if len(per_seed) > 1:
-        var = sum((v - mean) ** 2 for v in per_seed) / (len(per_seed) - 1)
-        se = math.sqrt(var / len(per_seed))
-    if rows is not None and _is_rate(mean):
-        se = max(se or 0.0, binomial_se(mean, int(rows) * len(per_seed)))
-    record = {"kind": "metric", "name": _checked(name), "value": mean, "n": len(per_seed), "se": se}
-    record["per_seed"] = per_seed
-    _emit(record)
+    record = {"kind": "metric", "name": _checked(name), "value": mean, "n": len(per_seed)}
+    _emit({**record, **entry, "se": expected_se({**entry, "value": mean})})
 
 
 def series(name: str, steps: Sequence[int | float], values: Sequence[float]) -> None:
@@ -85,9 +82,20 @@ def artifact(path: str | os.PathLike[str]) -> None:
     """Report a file the run produced; its sha256 goes into the record's outputs."""
     file = Path(path)
     if file.is_absolute():
-        raise ValueError(f"capture.artifact: give a path relative to the run folder, not {file.name!r}")
+        raise ValueError(f"capture.artifact: give a relative path (e.g. under output_dir), not {file.name!r}")
     digest = hashlib.sha256(file.read_bytes()).hexdigest()
-    _emit({"kind": "artifact", "name": file.as_posix(), "sha256": digest, "bytes": file.stat().st_size})
+    _emit({"kind": "artifact", "name": _artifact_name(file), "sha256": digest, "bytes": file.stat().st_size})
+
+
+def _artifact_name(file: Path) -> str:
+    """The name relative to the run's output folder when the file is inside it (stable across runs)."""
+    output = environ.output_dir()
+    if output is not None:
+        try:
+            return file.resolve().relative_to(output.resolve()).as_posix()
+        except ValueError:
+            pass
+    return file.as_posix()
 
 
 def environment(**facts: Any) -> None:
@@ -99,6 +107,43 @@ def binomial_se(rate: float, n: int) -> float:
     """Standard error of a rate over n trials, Laplace-smoothed so it is never zero."""
     smoothed = (rate * n + 1.0) / (n + 2.0)
     return math.sqrt(smoothed * (1.0 - smoothed) / n)
+
+
+def seeds_se(per_seed: Sequence[float]) -> float | None:
+    """Sample standard deviation across seeds over sqrt(k); None for a single seed."""
+    k = len(per_seed)
+    if k < 2:
+        return None
+    mean = sum(per_seed) / k
+    return math.sqrt(sum((v - mean) ** 2 for v in per_seed) / (k - 1) / k)
+
+
+def expected_se(entry: dict[str, Any]) -> float | None:
+    """The SE an entry's own values imply, by the method it was captured with (None: not recomputable).
+
+    The engine's `band` tolerance uses this instead of trusting a stored SE, so an edited SE
+    cannot hide drift. `given` SEs (a bootstrap, say) are not recomputable and return None.
+    """
+    method, value, n = entry.get("se_method"), entry.get("value"), entry.get("n")
+    if (
+        method == "binomial"
+        and isinstance(value, int | float)
+        and _is_rate(value)
+        and isinstance(n, int)
+        and n > 0
+    ):
+        return binomial_se(float(value), n)
+    per_seed = entry.get("per_seed")
+    if method not in ("seeds", "seeds+binomial") or not isinstance(per_seed, list | tuple) or not per_seed:
+        return None
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in per_seed):
+        return None
+    se = seeds_se(per_seed)
+    rows = entry.get("rows")
+    mean = sum(per_seed) / len(per_seed)
+    if method == "seeds+binomial" and isinstance(rows, int) and rows > 0 and _is_rate(mean):
+        se = max(se or 0.0, binomial_se(mean, rows * len(per_seed)))
+    return se
 
 
 def captured() -> list[dict[str, Any]]:

@@ -1,10 +1,11 @@
-"""The one place that calls papermill: timeouts, the failing cell, kernel death, Ctrl-C.
+"""The one place that calls papermill: kernels, timeouts, the failing cell, kernel death, signals.
 
-The supervisor starts a child process (this module's `__main__`) in its own session. The child
-runs papermill and streams progress as JSON lines; the supervisor enforces the profile's
-whole-notebook timeout, relays progress (experiment, cell, elapsed), and on timeout or SIGINT
-kills the child and its kernel. papermill saves the output notebook after every cell, so a
-failed run always leaves a partial executed notebook to inspect.
+The supervisor starts a child process (`repronotes.execute_child`) in a session of its own. The child
+runs papermill in the notebook's own kernel, with the kernel's working directory in the experiment's
+folder, and streams progress as JSON lines; the supervisor enforces the profile's whole-notebook
+timeout and relays progress. SIGINT, SIGTERM and SIGHUP kill the child, its kernel and everything
+they started (the whole process tree), then raise RunInterruptedError (exit 130, 143, 129).
+papermill saves the output notebook after every cell, so a failed run leaves a partial notebook.
 """
 
 from __future__ import annotations
@@ -17,16 +18,19 @@ import selectors
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import IO, Any
 
 from repronotes import environ
 from repronotes.errors import (
     ExecutionError,
     KernelDiedError,
+    KernelNotFoundError,
     NotebookCellError,
     NotebookTimeoutError,
     RunInterruptedError,
@@ -35,6 +39,7 @@ from repronotes.errors import (
 logger = logging.getLogger(__name__)
 Progress = Callable[[dict[str, Any]], None]
 HEARTBEAT_S = 20.0  # a long cell still reports that it is alive, and for how long
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,8 @@ class ExecutionRequest:
     timeout: int
     env: dict[str, str]
     label: str  # "experiment/profile", for messages
+    kernel: str = "python3"
+    notebook_file: str = ""  # the notebook relative to the project, for messages
 
 
 @dataclass(frozen=True)
@@ -54,7 +61,51 @@ class ExecutionResult:
     cells: int
 
 
-def execute(request: ExecutionRequest, progress: Progress | None = None) -> ExecutionResult:
+def check_kernel(name: str, notebook_file: str) -> None:
+    """KernelNotFoundError naming the notebook when its kernel is not installed here."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    manager = KernelSpecManager()
+    try:
+        manager.get_kernel_spec(name)
+    except NoSuchKernel:
+        installed = ", ".join(sorted(manager.find_kernel_specs())) or "none"
+        raise KernelNotFoundError(
+            notebook_file,
+            "metadata.kernelspec.name",
+            f"kernel {name!r} is not installed here (installed: {installed}); install it or change the notebook's kernel",
+        ) from None
+
+
+class _Stopped(BaseException):
+    """Raised inside the supervisor by SIGTERM or SIGHUP (SIGINT arrives as KeyboardInterrupt)."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(signum)
+
+
+@contextlib.contextmanager
+def stop_signals_raise() -> Iterator[None]:
+    """While running a notebook, SIGTERM and SIGHUP raise instead of killing us (and orphaning the kernel)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise _Stopped(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def execute(
+    request: ExecutionRequest, progress: Progress | None = None, redact: Callable[[str], str] = str
+) -> ExecutionResult:
     """Run the notebook to `request.output`; raise an ExecutionError subclass on any failure."""
     request.output.parent.mkdir(parents=True, exist_ok=True)
     args = {
@@ -62,27 +113,45 @@ def execute(request: ExecutionRequest, progress: Progress | None = None) -> Exec
         "output": str(request.output),
         "parameters": request.parameters,
         "cwd": str(request.cwd),
+        "kernel": request.kernel,
     }
-    command = [sys.executable, "-m", "repronotes.execute", json.dumps(args)]
+    command = [sys.executable, "-m", "repronotes.execute_child", json.dumps(args)]
     start = time.monotonic()
-    child = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=environ.kernel_environment(request.env),
-        start_new_session=True,
-    )
-    try:
-        final, stderr = _supervise(child, request, start, progress)
-    except KeyboardInterrupt:
-        _kill_tree(child)
-        raise RunInterruptedError(
-            f"{request.label}: interrupted (SIGINT); records untouched", str(request.output)
-        ) from None
-    return _result(final, stderr, request, time.monotonic() - start)
+    child: subprocess.Popen[bytes] | None = None
+    with stop_signals_raise():
+        try:
+            child = subprocess.Popen(
+                command,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=environ.kernel_environment(request.env),
+                start_new_session=True,
+            )
+            final, stderr = _supervise(child, request, start, progress)
+        except KeyboardInterrupt:
+            raise _interrupted(child, request, signal.SIGINT) from None
+        except _Stopped as stop:
+            raise _interrupted(child, request, stop.signum) from None
+        except BaseException:
+            if child is not None:
+                kill_tree(child)
+            raise
+    return _result(final, stderr, request, time.monotonic() - start, redact)
 
 
-def _supervise(child: subprocess.Popen, request: ExecutionRequest, start: float, progress: Progress | None):
+def _interrupted(
+    child: subprocess.Popen[bytes] | None, request: ExecutionRequest, signum: int
+) -> RunInterruptedError:
+    if child is not None:
+        kill_tree(child)
+    name = signal.Signals(signum).name
+    return RunInterruptedError(f"{request.label}: interrupted ({name}); records untouched", None, signum)
+
+
+def _supervise(
+    child: subprocess.Popen[bytes], request: ExecutionRequest, start: float, progress: Progress | None
+) -> tuple[dict[str, Any], str]:
+    assert child.stdout is not None
     selector = selectors.DefaultSelector()
     selector.register(child.stdout, selectors.EVENT_READ)
     final: dict[str, Any] = {}
@@ -97,11 +166,9 @@ def _supervise(child: subprocess.Popen, request: ExecutionRequest, start: float,
             last_report = time.monotonic()
         remaining = request.timeout - (time.monotonic() - start)
         if remaining <= 0:
-            _kill_tree(child)
+            kill_tree(child)
             raise NotebookTimeoutError(
-                f"{request.label}: timed out after {request.timeout} s (profile timeout); "
-                f"partial executed notebook kept at {request.output.name}",
-                str(request.output),
+                f"{request.label}: timed out after {request.timeout} s (the profile's timeout)"
             )
         if not selector.select(timeout=min(remaining, 1.0)):
             continue
@@ -110,18 +177,18 @@ def _supervise(child: subprocess.Popen, request: ExecutionRequest, start: float,
             break
         buffer += chunk
         *lines, buffer = buffer.split(b"\n")
-        for line in lines:
-            event = _parse_event(line)
-            if event is None:
-                continue
+        for event in filter(None, map(_parse_event, lines)):
             if event.get("event") in ("done", "error"):
                 final = event
             elif progress is not None:
                 current, last_report = event, time.monotonic()
                 progress({**event, "elapsed_s": time.monotonic() - start, "label": request.label})
     child.wait()
-    stderr = child.stderr.read().decode(errors="replace") if child.stderr else ""
-    return final, stderr
+    return final, _read_all(child.stderr)
+
+
+def _read_all(stream: IO[bytes] | None) -> str:
+    return stream.read().decode(errors="replace") if stream is not None else ""
 
 
 def _parse_event(line: bytes) -> dict[str, Any] | None:
@@ -133,44 +200,48 @@ def _parse_event(line: bytes) -> dict[str, Any] | None:
 
 
 def _result(
-    final: dict[str, Any], stderr: str, request: ExecutionRequest, duration: float
+    final: dict[str, Any],
+    stderr: str,
+    request: ExecutionRequest,
+    duration: float,
+    redact: Callable[[str], str],
 ) -> ExecutionResult:
     if final.get("event") == "done":
         return ExecutionResult(duration_s=duration, cells=int(final.get("cells", 0)))
-    kept = str(request.output) if request.output.exists() else None
     if final.get("kind") == "cell":
-        raise NotebookCellError(_cell_message(final, request), kept)
+        raise NotebookCellError(redact(_cell_message(final, request)))
     if final.get("kind") == "dead_kernel":
         raise KernelDiedError(
-            f"{request.label}: the kernel died ({final.get('message', 'killed or out of memory')}); "
-            f"partial executed notebook kept at {request.output.name}",
-            kept,
+            redact(f"{request.label}: the kernel died ({final.get('message') or 'killed or out of memory'})")
         )
-    detail = final.get("message") or stderr.strip().splitlines()[-1:] or ["no output"]
-    raise ExecutionError(f"{request.label}: execution failed: {detail}", kept)
+    if final.get("kind") == "no_kernel":
+        raise ExecutionError(redact(f"{request.label}: the kernel could not start: {final.get('message')}"))
+    detail = final.get("message") or (stderr.strip().splitlines() or ["no output"])[-1]
+    raise ExecutionError(redact(f"{request.label}: execution failed: {detail}"))
 
 
 def _cell_message(final: dict[str, Any], request: ExecutionRequest) -> str:
-    source = final.get("source", "").strip().splitlines()
+    source = str(final.get("source", "")).strip().splitlines()
     head = "\n".join(f"    {line}" for line in source[:8])
-    traceback = "\n".join(f"    {line}" for line in final.get("traceback", [])[-15:])
+    traceback = "\n".join(f"    {line}" for line in list(final.get("traceback", []))[-15:])
     return (
         f"{request.label}: cell In[{final.get('cell_index')}] raised {final.get('ename')}: {final.get('evalue')}\n"
-        f"  cell source:\n{head}\n  traceback:\n{traceback}\n"
-        f"  partial executed notebook kept at {request.output.name}"
+        f"  cell source:\n{head}\n  traceback:\n{traceback}"
     )
 
 
-def _kill_tree(child: subprocess.Popen) -> None:
+def kill_tree(child: subprocess.Popen[bytes]) -> None:
     """Kill the child, its session, and the kernel it started (which runs in a session of its own)."""
-    for pid in _descendants(child.pid):
-        _signal(pid, signal.SIGKILL)
+    for pid in descendants(child.pid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(child.pid, signal.SIGKILL)
     child.wait()
 
 
-def _descendants(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid`, found through /proc (the kernel leaves the child's session)."""
     parents: dict[int, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -185,69 +256,3 @@ def _descendants(pid: int) -> list[int]:
         found.extend(children)
         frontier.extend(children)
     return found
-
-
-def _signal(pid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(pid, sig)
-
-
-# --- the child: runs papermill, speaks JSON lines on stdout ------------------------------------
-
-
-def _emit(event: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(event, default=str) + "\n")
-    sys.stdout.flush()
-
-
-def _child_main(raw: str) -> int:
-    import nbformat
-    import papermill
-    from nbclient.exceptions import DeadKernelError
-    from papermill.exceptions import PapermillExecutionError
-
-    args = json.loads(raw)
-    total = (
-        len(nbformat.read(args["notebook"], as_version=4).cells) + 1
-    )  # + papermill's injected-parameters cell
-
-    def on_cell_start(cell: Any, cell_index: int, **_: Any) -> None:
-        _emit({"event": "cell", "index": cell_index, "total": total + 1})
-
-    try:
-        papermill.execute_notebook(
-            args["notebook"],
-            args["output"],
-            parameters=args["parameters"],
-            cwd=args["cwd"],
-            progress_bar=False,
-            log_output=False,
-            kernel_name="python3",
-            on_cell_start=on_cell_start,
-        )
-    except PapermillExecutionError as exc:
-        _emit(_cell_failure(exc))
-        return 1
-    except DeadKernelError as exc:
-        _emit({"event": "error", "kind": "dead_kernel", "message": str(exc) or "kernel died"})
-        return 1
-    _emit({"event": "done", "cells": total})
-    return 0
-
-
-def _cell_failure(exc: Any) -> dict[str, Any]:
-    from repronotes.redact import strip_ansi
-
-    return {
-        "event": "error",
-        "kind": "cell",
-        "cell_index": exc.exec_count if exc.exec_count is not None else exc.cell_index,
-        "ename": exc.ename,
-        "evalue": exc.evalue,
-        "traceback": [strip_ansi(line) for line in "\n".join(exc.traceback).splitlines()],
-        "source": exc.source,
-    }
-
-
-if __name__ == "__main__":
-    sys.exit(_child_main(sys.argv[1]))

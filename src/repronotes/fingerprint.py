@@ -2,62 +2,57 @@
 
 Never imports torch: GPU facts come from nvidia-smi, and the facts only the kernel knows
 (CUDA/cuDNN versions, SM count, deterministic algorithms, TF32, attention) arrive through
-`capture.environment()` and are merged into the record by the pipeline.
+`capture.environment()`. The packages a record lists are the distributions the notebook actually
+imported (read from the kernel at the end of the run), not a fixed list.
 Nothing here records a hostname, a user name, a path or a secret.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import platform
 import re
 import shutil
 import subprocess
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from repronotes import environ
-
-LOCK_FILE = "requirements.lock"
-PACKAGES = (
-    "repronotes",
-    "torch",
-    "transformers",
-    "peft",
-    "bitsandbytes",
-    "trl",
-    "accelerate",
-    "tokenizers",
-    "safetensors",
-    "numpy",
-    "matplotlib",
-    "papermill",
-    "nbformat",
-    "nbclient",
-    "ipykernel",
-    "mkdocs",
-    "mkdocs-material",
-    "mkdocs-jupyter",
-)
+from repronotes import environ, lockfile
 
 
-def fingerprint(root: Path, threads: int | None = None) -> dict[str, Any]:
+def fingerprint(
+    root: Path,
+    threads: int | None = None,
+    lock: Path | None = None,
+    packages: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """Everything about this machine and environment that can change a result."""
     gpu = detect_gpu()
     return {
         "hardware_class": hardware_class(threads, gpu),
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
-        "packages": package_versions(),
-        "lock_sha256": lock_hash(root),
+        "repronotes": metadata.version("repronotes"),
+        "packages": dict(sorted((packages or {}).items())),
+        "lock": _lock_facts(root, lock),
         "os": {"system": platform.system(), "release": platform.release(), "machine": platform.machine()},
         "cpu": {**cpu_info(), "threads": threads or os.cpu_count()},
         "gpu": gpu,
-        "determinism_env": environ.determinism_vars(),
+        "numerics_env": environ.numerics_vars(),
     }
+
+
+def _lock_facts(root: Path, lock: Path | None) -> dict[str, Any] | None:
+    if lock is None or not lock.is_file():
+        return None
+    try:
+        name = lock.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        name = lock.name
+    return {"file": name, "sha256": lockfile.file_sha256(lock)}
 
 
 def hardware_class(threads: int | None, gpu: dict[str, Any] | None) -> str:
@@ -68,24 +63,10 @@ def hardware_class(threads: int | None, gpu: dict[str, Any] | None) -> str:
     return f"cpu-{cpu['vendor']}-{cpu['isa_level']}-{threads or os.cpu_count()}t"
 
 
-def package_versions() -> dict[str, str | None]:
-    versions: dict[str, str | None] = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
-
-
-def lock_hash(root: Path) -> str | None:
-    lock = root / LOCK_FILE
-    return hashlib.sha256(lock.read_bytes()).hexdigest() if lock.is_file() else None
-
-
 @functools.lru_cache(maxsize=1)
 def cpu_info() -> dict[str, Any]:
-    flags, model, vendor = set(), platform.processor() or "unknown", "unknown"
+    flags: set[str] = set()
+    model, vendor = platform.processor() or "unknown", "unknown"
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
         for line in cpuinfo.read_text(errors="replace").splitlines():
@@ -130,13 +111,15 @@ def detect_gpu() -> dict[str, Any] | None:
         return None
     if out.returncode != 0 or not out.stdout.strip():
         return None
-    name, memory, driver = (part.strip() for part in out.stdout.strip().splitlines()[0].split(","))
-    return {
-        "name": name,
-        "short_name": gpu_short_name(name),
-        "memory_mib": int(float(memory)),
-        "driver": driver,
-    }
+    fields = [part.strip() for part in out.stdout.strip().splitlines()[0].split(",")]
+    if len(fields) != 3:
+        return None
+    name, memory, driver = fields
+    try:
+        memory_mib = int(float(memory))
+    except ValueError:
+        memory_mib = None
+    return {"name": name, "short_name": gpu_short_name(name), "memory_mib": memory_mib, "driver": driver}
 
 
 def gpu_short_name(name: str) -> str:

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from repronotes.errors import SpecError
+from repronotes.errors import MarkerError
 
 _MARKER = re.compile(r"\{\{\s*(experiment|value|table|reproducibility_dashboard)\s*(?::\s*(.*?))?\s*\}\}")
 _TARGET = re.compile(r"^(?P<exp>[a-z][a-z0-9_]*)(?:@(?P<profile>[a-z][a-z0-9_]*))?(?:\.(?P<metric>\S+))?$")
@@ -42,17 +42,17 @@ def parse(kind: str, body: str | None, where: str) -> Marker:
     if kind == "reproducibility_dashboard":
         return Marker(kind)
     if not body:
-        raise SpecError(where, f"{{{{ {kind} }}}}", f"needs a target, e.g. {{{{ {kind}: qdora_sft }}}}")
+        raise MarkerError(where, f"{{{{ {kind} }}}}", f"needs a target, e.g. {{{{ {kind}: qdora_sft }}}}")
     target, *pipes = [part.strip() for part in body.split("|")]
     match = _TARGET.match(target)
     if not match:
-        raise SpecError(
+        raise MarkerError(
             where, f"{{{{ {kind}: {body} }}}}", "target must look like experiment[@profile][.metric]"
         )
     needs_metric = kind in ("value", "table")
     if needs_metric != bool(match.group("metric")):
         rule = "needs experiment.metric" if needs_metric else "takes an experiment name only"
-        raise SpecError(where, f"{{{{ {kind}: {body} }}}}", rule)
+        raise MarkerError(where, f"{{{{ {kind}: {body} }}}}", rule)
     fmt, with_se, options = _pipes(pipes, where, body)
     return Marker(
         kind, match.group("exp"), match.group("profile"), match.group("metric"), fmt, with_se, options
@@ -68,19 +68,28 @@ def _pipes(pipes: list[str], where: str, body: str) -> tuple[str | None, bool, d
             key, _, value = pipe.partition("=")
             options[key.strip()] = value.strip()
         else:
-            try:
-                format(0.5, pipe)
-            except ValueError as exc:
-                raise SpecError(
-                    where, f"{{{{ ... {body} }}}}", f"{pipe!r} is not a Python format spec"
-                ) from exc
+            if not (_formats(pipe, 0.5) or _formats(pipe, 5)):
+                raise MarkerError(where, f"{{{{ ... {body} }}}}", f"{pipe!r} is not a Python format spec")
             fmt = pipe
     return fmt, with_se, options
 
 
+def _formats(spec: str, sample: float) -> bool:
+    try:
+        format(sample, spec)
+    except ValueError:
+        return False
+    return True
+
+
 def find(text: str, where: str) -> list[Marker]:
     markers: list[Marker] = []
-    substitute(text, where, lambda m: markers.append(m) or "")
+
+    def keep(marker: Marker) -> str:
+        markers.append(marker)
+        return ""
+
+    substitute(text, where, keep)
     return markers
 
 

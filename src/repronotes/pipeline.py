@@ -1,77 +1,66 @@
-"""plan -> execute -> compare -> report: the engine both faces (CLI, plugin) call.
+"""plan -> load -> ensure runs (executor) -> assess -> outcomes: the engine both faces (CLI, plugin) call.
 
-For every experiment and profile asked for (upstream `needs` first):
-- a profile this machine can run is re-executed unless a cached run has the same input hash
-  (execute mode `auto`), always (`force`), or never (`off`: verify only); its captured
-  metrics are compared with the record under each metric's tolerance for the hardware class;
-- a profile it cannot run (gpu on CI) is verified: the committed executed notebook must match
-  the record's digest (integrity) and the input hash must be unchanged (freshness).
-Each check yields an Outcome; failing outcomes carry one line per failure naming the
-experiment, profile, metric, recorded and new value, tolerance, and the rerun command.
+For every experiment and profile asked for (upstream `needs` first), the record and its committed
+notebook are loaded once, the input hash is computed once, a profile this machine can run is
+re-executed unless a cached run has the same input hash (`auto`), always (`force`) or never (`off`),
+and `assess` turns it all into an Outcome. Loading and executing happen here; deciding does not.
 """
 
 from __future__ import annotations
 
-import json
+import datetime as dt
 import logging
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import replace
 
-from repronotes import cache, fingerprint
+from repronotes import fingerprint, lockfile
+from repronotes.assess import assess
+from repronotes.cache import EXECUTED, RunCache, read_run
 from repronotes.errors import (
     CaptureError,
+    CorruptRecordError,
     ExecutionError,
-    RecordError,
-    RunInterruptedError,
-    SpecError,
+    MissingRecordError,
     UnknownExperimentError,
 )
-from repronotes.execute import Progress
-from repronotes.record import load_record, notebook_outputs_digest
+from repronotes.execute import Progress, check_kernel
+from repronotes.executors import Executor, make_executor
+from repronotes.inputs import InputHash, InputHasher, explain, freshness, with_machine_of
+from repronotes.model import Freshness, Outcome, Policy, RecordState, RunFailure, RunResult
+from repronotes.project import Settings
+from repronotes.record import load_committed, load_record
 from repronotes.redact import redactor_for
-from repronotes.runs import RunResult, execute_run
-from repronotes.spec import Experiment, Profile, discover, relative, topological_order
-from repronotes.tolerance import Verdict, compare
+from repronotes.runs import finish, make_job, scrub_partial
+from repronotes.spec import Experiment, Profile, discover, topological_order
+from repronotes.validate import relative
 
-logger = logging.getLogger(__name__)
 MODES = ("auto", "force", "off")
-FAILING_STATUSES = ("drifted", "stale", "missing", "broken", "error")
-
-
-@dataclass
-class Outcome:
-    experiment: str
-    profile: str
-    status: str  # reproduced | verified | stale | drifted | missing | broken | error | not-recorded
-    action: str  # executed | cached | verified-only | skipped
-    rerun: str
-    hardware: str | None = None
-    record_hardware: str | None = None
-    record_date: str | None = None
-    verdicts: list[Verdict] = field(default_factory=list)
-    findings: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def failed(self) -> bool:
-        return self.status in FAILING_STATUSES
 
 
 class Engine:
-    """One build's view of the project: experiments, this machine, the cache."""
+    """One build's view of the project: experiments, this machine, the cache. Memoises what it loads."""
 
-    def __init__(self, root: Path, mode: str = "auto", progress: Progress | None = None):
-        if mode not in MODES:
-            raise SpecError("<option>", "execute", f"must be one of {', '.join(MODES)}")
-        self.root, self.mode, self.progress = root, mode, progress
-        self.experiments: dict[str, Experiment] = discover(root)
+    def __init__(
+        self,
+        settings: Settings,
+        log: logging.Logger | None = None,
+        progress: Progress | None = None,
+        executor: Executor | None = None,
+    ):
+        self.settings, self.root, self.mode = settings, settings.root, settings.mode
+        self.log = log or logging.getLogger("repronotes")
+        self.progress = progress
+        self.experiments: dict[str, Experiment] = discover(self.root, settings.experiments_dir)
         self.capabilities = fingerprint.capabilities()
-        self.redactor = redactor_for(root)
+        self.redactor = redactor_for(self.root)
+        self.lock_file = lockfile.find_lock(self.root, settings.lock_file)
+        self.hasher = InputHasher(self.root, self.lock_file, self.log)
+        self.cache = RunCache(settings.cache, settings.keep_runs, self.log)
+        self.executor = executor or make_executor(settings.executor)
+        self._states: dict[tuple[str, str], RecordState] = {}
         self._runs: dict[tuple[str, str], RunResult] = {}
         self._outcomes: dict[tuple[str, str], Outcome] = {}
 
-    # --- planning -------------------------------------------------------------------------
+    # --- planning -------------------------------------------------------------------------------
 
     def experiment(self, name: str) -> Experiment:
         if name not in self.experiments:
@@ -86,235 +75,203 @@ class Engine:
         gpu = fingerprint.detect_gpu() if "cuda" in profile.requires else None
         return fingerprint.hardware_class(profile.threads, gpu)
 
-    def plan(self, names: list[str], profiles: list[str] | None = None) -> list[tuple[Experiment, Profile]]:
-        """(experiment, profile) pairs to check, upstream first; unknown names or profiles raise."""
+    def plan(
+        self, names: list[str] | None = None, profiles: list[str] | None = None
+    ) -> list[tuple[Experiment, str]]:
+        """(experiment, profile name) pairs to check, upstream first: every declared profile and every
+        profile that has a record (a record of an undeclared profile is reported, not ignored)."""
+        names = list(self.experiments) if names is None else names
         for name in names:
             self.experiment(name)
-        order = [name for name in topological_order(self.experiments, names) if name in names]
-        pairs = []
-        for name in order:
+        pairs: list[tuple[Experiment, str]] = []
+        for name in (n for n in topological_order(self.experiments, names) if n in names):
             exp = self.experiments[name]
-            for profile_name in profiles if profiles is not None else list(exp.profiles):
-                pairs.append((exp, exp.profile(profile_name)))
+            if profiles is not None:
+                pairs += [(exp, exp.profile(p).name) for p in profiles]
+            else:
+                pairs += [(exp, p) for p in dict.fromkeys([*exp.profiles, *exp.recorded_profiles()])]
         return pairs
 
-    # --- running --------------------------------------------------------------------------
+    # --- loading --------------------------------------------------------------------------------
+
+    def record_state(self, exp: Experiment, profile: str) -> RecordState:
+        key = (exp.name, profile)
+        if key not in self._states:
+            self._states[key] = self._load_state(exp, profile)
+        return self._states[key]
+
+    def _load_state(self, exp: Experiment, profile: str) -> RecordState:
+        path = exp.record_path(profile)
+        file = relative(path, self.root)
+        try:
+            record = load_record(path, file)
+        except MissingRecordError:
+            return RecordState(file, missing=True)
+        except CorruptRecordError as exc:
+            return RecordState(file, problem=self.redactor.text(str(exc)))
+        if (record.experiment, record.profile) != (exp.name, profile):
+            problem = f"{file}: names {record.experiment}/{record.profile}, not {exp.name}/{profile}"
+            return RecordState(file, problem=problem)
+        executed = exp.executed_path(profile)
+        return RecordState(file, record, load_committed(executed, relative(executed, self.root)))
+
+    # --- running --------------------------------------------------------------------------------
+
+    def inputs_for(self, exp: Experiment, profile: Profile) -> InputHash:
+        upstream = {name: self.ensure_run(self.experiments[name], self.experiments[name].profile(profile.name))
+                    for name in exp.needs}  # fmt: skip
+        files = {name: run.output_files for name, run in upstream.items()}
+        return self.hasher.compute(exp, profile.name, self.hardware_for(profile), files)
 
     def ensure_run(self, exp: Experiment, profile: Profile, force: bool = False) -> RunResult:
-        """A completed run whose inputs match today's: from this build, the cache, or executed now."""
+        """A completed run whose inputs are today's: from this build, the cache, or executed now."""
         key = (exp.name, profile.name)
-        if key in self._runs:
+        if key in self._runs and not force:
             return self._runs[key]
-        upstream_reran = [
-            name for name in exp.needs if self._ensure_upstream(name, profile.name).action == "executed"
-        ]
-        inputs = cache.input_hash(exp, profile.name, self.hardware_for(profile), self.experiments)
-        cached = cache.load_cached_run(self.root, exp.name, profile.name)
-        reasons = self._why_execute(cached, inputs, upstream_reran, force)
-        if not reasons:
-            run = RunResult.from_cache(cached, cache.run_dir(self.root, exp.name, profile.name))
-        else:
-            logger.info("running %s/%s: %s", exp.name, profile.name, "; ".join(reasons))
-            run = execute_run(exp, profile, inputs, self.redactor, self.progress)
-            run.reasons = reasons
+        inputs = self.inputs_for(exp, profile)
+        force = force or self.mode == "force"
+        run = None if force else self._reusable(exp, profile, inputs)
+        if run is None:
+            wait = profile.timeout + 60.0
+            with self.cache.locked(exp.name, profile.name, wait):
+                run = None if force else self._reusable(exp, profile, inputs)  # a neighbour may have run it
+                run = run or self._execute(exp, profile, inputs, force)
         self._runs[key] = run
         return run
 
-    def _ensure_upstream(self, name: str, profile_name: str) -> RunResult:
-        """The upstream's run of the profile with the same name: its own params, requirements and threads."""
-        upstream = self.experiments[name]
-        return self.ensure_run(upstream, upstream.profile(profile_name))
+    def current_run(self, exp: Experiment, profile: Profile) -> RunResult | None:
+        """A cached run with today's inputs, without executing anything (execution off)."""
+        files: dict[str, dict[str, str]] = {}
+        for name in exp.needs:
+            upstream = self.experiments[name]
+            run = self.current_run(upstream, upstream.profile(profile.name))
+            files[name] = dict(run.output_files) if run else self._recorded_outputs(name, profile.name) or {}
+        inputs = self.hasher.compute(exp, profile.name, self.hardware_for(profile), files)
+        return self._reusable(exp, profile, inputs)
 
-    def _why_execute(
-        self, cached: dict[str, Any] | None, inputs: cache.InputHash, upstream: list[str], force: bool
-    ):
-        if force or self.mode == "force":
+    def _reusable(self, exp: Experiment, profile: Profile, inputs: InputHash) -> RunResult | None:
+        run = self.cache.lookup(exp.name, profile.name, inputs.digest)
+        if run is None or exp.kernel not in (None, "python3"):
+            return run
+        moved = {d: v for d, v in lockfile.installed(list(run.packages)).items() if v != run.packages[d]}
+        if moved:
+            self.log.info("repronotes: %s/%s: installed packages changed since the cached run (%s)", exp.name,
+                          profile.name, ", ".join(f"{d} {run.packages[d]} -> {v}" for d, v in moved.items()))  # fmt: skip
+            return None
+        return run
+
+    def _execute(self, exp: Experiment, profile: Profile, inputs: InputHash, force: bool) -> RunResult:
+        reasons = self._why(exp, profile, inputs, force)
+        self.log.info("repronotes: running %s/%s: %s", exp.name, profile.name, "; ".join(reasons))
+        check_kernel(exp.kernel or "python3", exp.notebook_file)
+        folder = self.cache.begin(exp.name, profile.name, inputs.digest)
+        upstream = {name: self._runs[(name, profile.name)].folder for name in exp.needs}
+        job = make_job(exp, profile, inputs, folder, self.cache.shared(), upstream)
+        started = dt.datetime.now(dt.UTC)
+        try:
+            duration = self.executor.run(job, self._progress_for(exp, profile), self.redactor.text)
+            run = finish(job, duration, started, self.redactor, self.hasher)
+        except BaseException as exc:
+            failed = self.cache.abandon(folder)
+            scrub_partial(failed, self.redactor)
+            if isinstance(exc, ExecutionError) and (failed / EXECUTED).is_file():
+                kept = relative(failed / EXECUTED, self.root)
+                exc.args = (f"{exc.args[0]}\n  partial executed notebook kept at {kept}",)
+                exc.notebook = kept
+            raise
+        run = replace(run, reasons=tuple(reasons))
+        self.cache.commit(run)
+        return run
+
+    def _progress_for(self, exp: Experiment, profile: Profile) -> Progress | None:
+        """Progress events with the record's duration, so a display can tell the time left."""
+        if self.progress is None:
+            return None
+        record = self.record_state(exp, profile.name).record
+        expected = record.duration_s if record is not None else None
+        report = self.progress
+        return lambda event: report({**event, "expected_s": expected})
+
+    def _why(self, exp: Experiment, profile: Profile, inputs: InputHash, force: bool) -> list[str]:
+        if force:
             return ["forced"]
-        if cached is None:
+        parent = self.cache.folder(exp.name, profile.name, inputs.digest).parent
+        newest = None
+        for folder in (
+            sorted(parent.glob("*/run.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+            if parent.is_dir()
+            else []
+        ):
+            try:
+                newest = read_run(folder.parent)
+                break
+            except ValueError:
+                continue
+        if newest is None:
             return ["no cached run"]
-        if upstream:
-            return [f"upstream {name} re-ran" for name in upstream]
-        if cached.get("input_hash") != inputs.digest:
-            return cache.explain_changes(cached.get("parts", {}), inputs.parts) or ["inputs changed"]
-        return []
+        changes = freshness(newest.parts, inputs.parts).changes
+        return [explain(c) for c in changes] or ["installed packages changed"]
 
-    # --- checking -------------------------------------------------------------------------
+    # --- checking -------------------------------------------------------------------------------
 
-    def check(self, exp: Experiment, profile: Profile) -> Outcome:
-        key = (exp.name, profile.name)
+    def check(self, exp: Experiment, profile: str) -> Outcome:
+        key = (exp.name, profile)
         if key not in self._outcomes:
             self._outcomes[key] = self._check(exp, profile)
         return self._outcomes[key]
 
     def check_all(self, names: list[str] | None = None, profiles: list[str] | None = None) -> list[Outcome]:
-        return [self.check(exp, prof) for exp, prof in self.plan(names or list(self.experiments), profiles)]
+        return [self.check(exp, profile) for exp, profile in self.plan(names, profiles)]
 
-    def _check(self, exp: Experiment, profile: Profile) -> Outcome:
-        outcome = Outcome(
-            exp.name, profile.name, "verified", "verified-only", exp.rerun_command(profile.name)
-        )
-        record = self._load_record(exp, profile, outcome)
-        if outcome.status in ("broken", "not-recorded"):
-            return outcome
-        if self.runnable(profile) and self.mode != "off":
-            self._rerun_and_compare(exp, profile, record, outcome)
-        elif (
-            record is not None
-            and self.runnable(profile)
-            and (cached := self._current_cached_run(exp, profile))
-        ):
-            self._rerun_and_compare(
-                exp, profile, record, outcome, cached
-            )  # execution off: the cached run stands in
-        elif record is not None:
-            self._verify_freshness(exp, profile, record, outcome)
+    def _check(self, exp: Experiment, profile_name: str) -> Outcome:
+        policy = self.policy(exp, profile_name)
+        state = self.record_state(exp, profile_name)
+        if not policy.declared:
+            return assess(state, None, None, policy)
+        profile = exp.profile(profile_name)
+        run: RunResult | RunFailure | None = None
+        if policy.runnable and self.mode != "off":
+            try:
+                run = self.ensure_run(exp, profile)
+            except (ExecutionError, CaptureError) as exc:
+                if getattr(exc, "exit_code", 1) != 1:
+                    raise  # interrupted: stop everything
+                message = str(exc).removeprefix(f"{exp.name}/{profile_name}: ")
+                run = RunFailure(self.redactor.text(message), getattr(exc, "notebook", None))
+        elif policy.runnable:
+            run = self.current_run(exp, profile)
+        fresh = self._freshness(exp, profile, state) if run is None and state.record is not None else None
+        return assess(state, run, fresh, policy)
+
+    def policy(self, exp: Experiment, profile_name: str) -> Policy:
+        profile = exp.profiles.get(profile_name)
+        runnable = profile is not None and self.runnable(profile)
+        if runnable:
+            why = "execution is off and no cached run has today's inputs"
+        elif profile is not None and profile.requires and not set(profile.requires) <= self.capabilities:
+            why = f"this machine cannot run it (needs {', '.join(profile.requires)})"
         else:
-            outcome.action = "skipped"
-        return outcome
+            why = "an optional profile is never run by the build"
+        return Policy(
+            experiment=exp.name,
+            profile=profile_name,
+            rules=exp.rules(profile_name),
+            runnable=runnable,
+            why_not_run=why,
+            optional=profile.optional if profile else False,
+            declared=profile is not None,
+            declared_profiles=tuple(exp.profiles),
+            spec_file=exp.spec_file,
+        )
 
-    def _current_cached_run(self, exp: Experiment, profile: Profile) -> RunResult | None:
-        """This machine's last run of the profile, if it used today's inputs (execution off never executes)."""
-        cached = cache.load_cached_run(self.root, exp.name, profile.name)
-        inputs = cache.input_hash(exp, profile.name, self.hardware_for(profile), self.experiments)
-        if cached is None or cached.get("input_hash") != inputs.digest:
-            return None
-        return RunResult.from_cache(cached, cache.run_dir(self.root, exp.name, profile.name))
+    def _freshness(self, exp: Experiment, profile: Profile, state: RecordState) -> Freshness:
+        record = state.record
+        assert record is not None
+        files = {name: self._recorded_outputs(name, profile.name) for name in exp.needs}
+        upstream = {name: f for name, f in files.items() if f is not None}
+        now = self.hasher.compute(exp, profile.name, record.hardware_class, upstream)
+        return freshness(record.input_parts, with_machine_of(now.parts, record.input_parts))
 
-    def _load_record(self, exp: Experiment, profile: Profile, outcome: Outcome) -> dict[str, Any] | None:
-        path = exp.record_path(profile.name)
-        rel = relative(path, self.root)
-        if not path.is_file() and profile.optional:
-            outcome.status, outcome.action = "not-recorded", "skipped"
-            outcome.notes.append("optional profile, documented but not recorded")
-            return None
-        try:
-            record = load_record(path, rel)
-        except RecordError as exc:
-            missing = not path.is_file()
-            outcome.status = "missing" if missing else "broken"
-            outcome.findings.append(
-                f"{exp.name}/{profile.name}: {exc} — rerun: repronotes record "
-                f"{exp.name} --profile {profile.name}"
-            )
-            return None
-        outcome.record_hardware = record["environment"].get("hardware_class")
-        outcome.record_date = record["run"].get("date")
-        self._check_integrity(exp, profile, record, outcome)
-        return record
-
-    def _check_integrity(
-        self, exp: Experiment, profile: Profile, record: dict[str, Any], outcome: Outcome
-    ) -> None:
-        executed = exp.executed_path(profile.name)
-        rel = relative(executed, self.root)
-        try:
-            digest = notebook_outputs_digest(json.loads(executed.read_text(encoding="utf-8")))
-        except (OSError, ValueError):
-            digest = None
-        if digest != record["outputs"]["notebook_sha256"]:
-            outcome.status = "broken"
-            problem = "is missing" if digest is None else "does not match the record's outputs digest"
-            outcome.findings.append(
-                f"{exp.name}/{profile.name}: {rel} {problem} (integrity) — rerun: "
-                f"repronotes record {exp.name} --profile {profile.name}"
-            )
-
-    def _verify_freshness(
-        self, exp: Experiment, profile: Profile, record: dict[str, Any], outcome: Outcome
-    ) -> None:
-        recorded_class = record["environment"].get("hardware_class", "unknown")
-        now = cache.input_hash(exp, profile.name, recorded_class, self.experiments)
-        if now.digest != record["inputs"]["hash"]:
-            reasons = cache.explain_changes(record["inputs"].get("parts", {}), now.parts)
-            outcome.status = "stale" if outcome.status != "broken" else outcome.status
-            outcome.findings.append(
-                f"{exp.name}/{profile.name}: record is stale ({', '.join(reasons) or 'inputs changed'}); "
-                f"{self._why_not_rerun(profile)} — rerun on {recorded_class}: "
-                f"repronotes record {exp.name} --profile {profile.name}"
-            )
-
-    def _why_not_rerun(self, profile: Profile) -> str:
-        if self.runnable(profile):
-            return "execution is off and no cached run has today's inputs"
-        return f"this machine cannot run it ({_needs(profile)})"
-
-    def _rerun_and_compare(
-        self,
-        exp: Experiment,
-        profile: Profile,
-        record: dict[str, Any] | None,
-        outcome: Outcome,
-        run: RunResult | None = None,
-    ) -> None:
-        try:
-            run = run or self.ensure_run(exp, profile)
-        except RunInterruptedError:
-            raise
-        except (ExecutionError, CaptureError) as exc:
-            outcome.status, outcome.action = "error", "executed"
-            label = f"{exp.name}/{profile.name}: "
-            message = str(exc) if str(exc).startswith(label) else label + str(exc)
-            outcome.findings.append(f"{message} — rerun: {outcome.rerun}")
-            return
-        outcome.action, outcome.hardware = run.action, run.hardware_class
-        outcome.notes.extend(f"re-ran: {reason}" for reason in run.reasons)
-        if record is None:
-            outcome.verdicts = [
-                _new_verdict(exp, profile.name, name, entry) for name, entry in sorted(run.metrics.items())
-            ]
-            return
-        if outcome.status == "verified":
-            outcome.status = "reproduced"
-        if record["inputs"]["hash"] != run.input_hash:
-            changed = cache.explain_changes(record["inputs"].get("parts", {}), run.parts)
-            outcome.notes.append(
-                f"inputs differ from the record's ({', '.join(changed)}); compared by tolerance"
-            )
-        outcome.verdicts = compare_metrics(exp, profile.name, record, run)
-        for verdict in (v for v in outcome.verdicts if v.failed):
-            if outcome.status != "broken":
-                outcome.status = "drifted"
-            outcome.findings.append(drift_line(exp, profile.name, verdict, outcome.rerun))
-
-
-def compare_metrics(exp: Experiment, profile: str, record: dict[str, Any], run: RunResult) -> list[Verdict]:
-    same_hardware = record["environment"].get("hardware_class") == run.hardware_class
-    verdicts = []
-    for name in sorted(set(record["metrics"]) | set(run.metrics)):
-        spec = exp.metric_spec(name, profile)
-        if spec is None:
-            verdicts.append(
-                Verdict(name, "unexpected", None, None, "-", "no tolerance declared in experiment.yaml")
-            )
-            continue
-        tol = spec.tolerance_for(same_hardware)
-        verdicts.append(compare(name, record["metrics"].get(name), run.metrics.get(name), tol))
-    return verdicts
-
-
-def _new_verdict(exp: Experiment, profile: str, name: str, entry: dict[str, Any]) -> Verdict:
-    spec = exp.metric_spec(name, profile)
-    shown = entry.get("value") if "value" in entry else f"{len(entry.get('values', []))} pts"
-    return Verdict(name, "new", None, shown, spec.tolerance.describe() if spec else "-", "no record yet")
-
-
-def drift_line(exp: Experiment, profile: str, verdict: Verdict, rerun: str) -> str:
-    return (
-        f"{exp.name}/{profile}: metric {verdict.metric} {verdict.status}: recorded {_short(verdict.recorded)}, "
-        f"this run {_short(verdict.observed)}, tolerance {verdict.tolerance}"
-        f"{' (' + verdict.detail + ')' if verdict.detail else ''} — rerun: {rerun}"
-    )
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    text = json.dumps(value) if not isinstance(value, str) else value
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _needs(profile: Profile) -> str:
-    return f"needs {', '.join(profile.requires)}" if profile.requires else "optional profile"
-
-
-__all__ = ["Engine", "Outcome", "MODES", "compare_metrics", "drift_line"]
+    def _recorded_outputs(self, name: str, profile: str) -> dict[str, str] | None:
+        state = self.record_state(self.experiments[name], profile)
+        return dict(state.record.output_files) if state.record is not None else None

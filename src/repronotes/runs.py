@@ -1,8 +1,10 @@
-"""One execution of one experiment profile: prepare the run folder, execute, read the captures.
+"""One run of one experiment profile: what the kernel gets, and what the run folder becomes afterwards.
 
-The run folder (.cache/repronotes/runs/<experiment>/<profile>/) is the kernel's cwd; the
-notebook writes its files there and downstream experiments read them through the injected
-`upstream` parameter (relative paths, so nothing absolute reaches a published notebook).
+The kernel starts in the experiment's folder, so sibling modules and data files are reachable as
+the author wrote them; the engine injects (when the parameters cell declares them) `output_dir`,
+the run folder where outputs go, `upstream`, the output folder of each experiment in `needs`, and
+`shared_cache`; all relative to the experiment's folder, so nothing absolute reaches a published
+notebook. After the run, the capture lines are read, redacted and sealed into the executed notebook.
 """
 
 from __future__ import annotations
@@ -10,189 +12,141 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from repronotes import environ
-from repronotes.cache import InputHash, run_dir, save_cached_run, shared_cache_dir
-from repronotes.errors import CaptureError, NonFiniteMetricError
-from repronotes.execute import ExecutionRequest, Progress, execute
-from repronotes.record import notebook_outputs_digest, write_text_atomic
+import nbformat
+
+from repronotes import environ, notebooks
+from repronotes.atomic import write_text_atomic
+from repronotes.cache import CAPTURES, ENGINE_FILES, EXECUTED
+from repronotes.captured import interpret, read_capture_file
+from repronotes.errors import CaptureError, ExecutionError, SpecError
+from repronotes.execute import ExecutionRequest
+from repronotes.inputs import InputHash, InputHasher, engine_kernel_vars
+from repronotes.model import Action, RunResult
 from repronotes.redact import Redactor
 from repronotes.spec import Experiment, Profile
-from repronotes.tolerance import all_finite
 
-EXECUTED = "executed.ipynb"
-CAPTURES = "capture.jsonl"
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
 
-@dataclass
-class RunResult:
-    """A completed run, fresh or from the cache."""
+@dataclass(frozen=True)
+class Job:
+    """Everything an executor needs to run one experiment profile into its folder."""
 
-    experiment: str
-    profile: str
-    input_hash: str
-    parts: dict[str, str]
-    hardware_class: str
-    metrics: dict[str, dict[str, Any]]
-    artifacts: dict[str, dict[str, Any]]
-    kernel_facts: dict[str, Any]
-    duration_s: float
-    date: str
-    notebook_sha256: str
+    experiment: Experiment
+    profile: Profile
+    inputs: InputHash
     folder: Path
-    action: str = "executed"  # or "cached"
-    reasons: list[str] = field(default_factory=list)
+    request: ExecutionRequest
 
     @property
-    def executed_notebook(self) -> Path:
-        return self.folder / EXECUTED
-
-    def as_cache(self) -> dict[str, Any]:
-        data = {k: v for k, v in self.__dict__.items() if k not in ("folder", "action", "reasons")}
-        return {"status": "complete", **data}
-
-    @classmethod
-    def from_cache(cls, data: dict[str, Any], folder: Path) -> RunResult:
-        fields_ = {k: v for k, v in data.items() if k != "status"}
-        return cls(**fields_, folder=folder, action="cached")
+    def label(self) -> str:
+        return f"{self.experiment.name}/{self.profile.name}"
 
 
-def execute_run(
+def make_job(
     exp: Experiment,
     profile: Profile,
     inputs: InputHash,
-    redactor: Redactor,
-    progress: Progress | None = None,
-) -> RunResult:
-    """Execute the notebook for one profile in a fresh run folder and read what it captured."""
-    folder = run_dir(exp.root, exp.name, profile.name)
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    shared_cache_dir(exp.root).mkdir(parents=True, exist_ok=True)
+    folder: Path,
+    shared: Path,
+    upstream: Mapping[str, Path],
+) -> Job:
+    params: dict[str, Any] = dict(profile.params)
+    if "upstream" in exp.parameter_names:
+        params["upstream"] = {
+            name: _rel(upstream[name], exp.folder) for name in exp.needs if name in upstream
+        }
+    if "shared_cache" in exp.parameter_names:
+        params["shared_cache"] = _rel(shared, exp.folder)
+    if "output_dir" in exp.parameter_names:
+        params["output_dir"] = _rel(folder, exp.folder)
+    env = {
+        environ.CAPTURE_FILE: str(folder / CAPTURES),
+        environ.OUTPUT_DIR: str(folder),
+        "MPLBACKEND": INLINE_BACKEND,  # figures go into the notebook even where the default backend is Agg
+        **engine_kernel_vars(profile),
+    }
     request = ExecutionRequest(
         notebook=exp.notebook,
         output=folder / EXECUTED,
-        parameters=_parameters(exp, profile, folder),
-        cwd=folder,
+        parameters=params,
+        cwd=exp.folder,
         timeout=profile.timeout,
-        env=_kernel_env(profile, folder),
+        env=env,
         label=f"{exp.name}/{profile.name}",
+        kernel=exp.kernel or "python3",
+        notebook_file=exp.notebook_file,
     )
-    started = dt.datetime.now(dt.UTC)
-    try:
-        result = execute(request, progress)
-    finally:
-        if request.output.exists():
-            _scrub_notebook(request.output, redactor)
-    captures = load_captures(folder / CAPTURES, exp, profile.name)
-    run = RunResult(
-        experiment=exp.name,
-        profile=profile.name,
-        input_hash=inputs.digest,
-        parts=inputs.parts,
-        hardware_class=inputs.parts["hardware_class"],
-        metrics=captures["metrics"],
-        artifacts=captures["artifacts"],
-        kernel_facts=redactor.obj(captures["environment"]),
-        duration_s=round(result.duration_s, 2),
+    return Job(exp, profile, inputs, folder, request)
+
+
+def _rel(path: Path, start: Path) -> str:
+    return Path(os.path.relpath(path, start)).as_posix()
+
+
+def finish(
+    job: Job, duration_s: float, started: dt.datetime, redactor: Redactor, hasher: InputHasher
+) -> RunResult:
+    """Read what the run captured, redact it, seal it into the executed notebook, and describe the run."""
+    lines = scrub_captures(job.folder / CAPTURES, redactor, job.label)
+    captured = interpret(lines, job.label)
+    output_files = hasher.output_files(job.experiment, job.folder, ENGINE_FILES)
+    nb = scrubbed_notebook(job.folder / EXECUTED, redactor, job.label)
+    notebooks.set_seal(nb, notebooks.make_seal(lines, job.inputs.digest, job.inputs.parts, output_files))
+    notebooks.write_notebook(job.folder / EXECUTED, nb)
+    return RunResult(
+        experiment=job.experiment.name,
+        profile=job.profile.name,
+        input_hash=job.inputs.digest,
+        parts=job.inputs.parts,
+        hardware_class=job.inputs.parts["hardware_class"],
+        metrics=captured.metrics,
+        captures=tuple(lines),
+        artifacts=captured.artifacts,
+        kernel_facts=captured.facts,
+        packages=captured.packages,
+        duration_s=round(duration_s, 2),
         date=started.isoformat(timespec="seconds"),
-        notebook_sha256=notebook_outputs_digest(json.loads(request.output.read_text(encoding="utf-8"))),
-        folder=folder,
+        notebook_digest=notebooks.digest(nb),
+        output_files=output_files,
+        folder=job.folder,
+        action=Action.EXECUTED,
     )
-    save_cached_run(exp.root, exp.name, profile.name, run.as_cache())
-    return run
 
 
-def _parameters(exp: Experiment, profile: Profile, folder: Path) -> dict[str, Any]:
-    params = dict(profile.params)
-    if "upstream" in exp.parameter_names:
-        params["upstream"] = {
-            name: os.path.relpath(run_dir(exp.root, name, profile.name), folder) for name in exp.needs
-        }
-    if "shared_cache" in exp.parameter_names:
-        params["shared_cache"] = os.path.relpath(shared_cache_dir(exp.root), folder)
-    return params
-
-
-def _kernel_env(profile: Profile, folder: Path) -> dict[str, str]:
-    env = {
-        environ.CAPTURE_FILE: str(folder / CAPTURES),
-        "PYTHONHASHSEED": "0",
-        # figures go into the notebook even where the machine's default backend is Agg (the GPU image)
-        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-    }
-    if profile.threads:
-        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(profile.threads)
-    return env
-
-
-def _scrub_notebook(path: Path, redactor: Redactor) -> None:
-    """Drop papermill's absolute paths and scrub secrets, hosts and local paths from every string."""
+def scrubbed_notebook(path: Path, redactor: Redactor, label: str) -> Any:
+    """The executed notebook without papermill's absolute paths and with every string redacted."""
     try:
-        nb = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:  # the kernel or child was killed mid-write: keep what is there for inspection
-        return
-    papermill = nb.get("metadata", {}).get("papermill", {})
-    for key in ("input_path", "output_path"):
-        papermill.pop(key, None)
-    write_text_atomic(path, json.dumps(redactor.obj(nb), indent=1, ensure_ascii=False) + "\n")
+        nb = notebooks.read_notebook(path, f"{label}/{EXECUTED}")
+    except SpecError as exc:
+        raise ExecutionError(f"{label}: the executed notebook cannot be read ({exc.rule})") from exc
+    notebooks.drop_local_paths(nb)
+    return nbformat.from_dict(redactor.obj(nb))
 
 
-def load_captures(path: Path, exp: Experiment, profile: str) -> dict[str, Any]:
-    """Parse the capture file and check it against the experiment's declared metrics."""
-    out: dict[str, Any] = {"metrics": {}, "artifacts": {}, "environment": {}}
-    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
-    for number, line in enumerate(lines, 1):
-        try:
-            item = json.loads(line)
-        except ValueError as exc:
-            raise CaptureError(f"{exp.name}/{profile}: capture line {number} is not JSON ({exc})") from exc
-        _add_capture(out, item, exp, profile)
-    _check_declared(out["metrics"], exp, profile)
-    return out
-
-
-def _add_capture(out: dict[str, Any], item: dict[str, Any], exp: Experiment, profile: str) -> None:
-    kind, name = item.get("kind"), item.get("name")
-    if kind == "environment":
-        out["environment"].update(item.get("facts", {}))
-        return
-    if kind == "artifact":
-        out["artifacts"][name] = {"sha256": item["sha256"], "bytes": item["bytes"]}
-        return
-    if name in out["metrics"]:
-        raise CaptureError(f"{exp.name}/{profile}: metric {name!r} captured twice")
-    if exp.metric_spec(name, profile) is None:
-        raise CaptureError(
-            f"{exp.spec_file}: metrics: {name!r} was captured but has no tolerance declared for profile {profile!r}"
+def scrub_captures(path: Path, redactor: Redactor, label: str) -> list[Any]:
+    """The capture lines, redacted, and the file rewritten so: nothing raw stays even in the local cache."""
+    lines: list[Any] = redactor.obj(read_capture_file(path, label))
+    if path.is_file():
+        write_text_atomic(
+            path, "".join(json.dumps(line, sort_keys=True, allow_nan=True) + "\n" for line in lines)
         )
-    entry = {
-        k: item[k] for k in ("value", "n", "se", "per_seed", "steps", "values") if item.get(k) is not None
-    }
-    if kind == "metric" and "value" not in entry:
-        entry["value"] = None
-    out["metrics"][name] = entry
+    return lines
 
 
-def _check_declared(metrics: dict[str, Any], exp: Experiment, profile: str) -> None:
-    for spec in exp.metrics:
-        literal = not any(ch in spec.pattern for ch in "*?[")
-        if literal and spec.applies_to(profile) and spec.pattern not in metrics:
-            raise CaptureError(
-                f"{exp.spec_file}: metrics.{spec.pattern}: declared but not captured by the notebook"
-            )
-
-
-def non_finite(metrics: dict[str, dict[str, Any]]) -> list[str]:
-    return sorted(name for name, entry in metrics.items() if not all_finite(entry))
-
-
-def refuse_non_finite(metrics: dict[str, dict[str, Any]], label: str) -> None:
-    bad = non_finite(metrics)
-    if bad:
-        raise NonFiniteMetricError(f"{label}: refusing to record NaN/inf in metric(s): {', '.join(bad)}")
+def scrub_partial(folder: Path, redactor: Redactor) -> None:
+    """Best effort for a failed run's folder: its partial notebook may be half-written, its captures cut."""
+    try:
+        scrub_captures(folder / CAPTURES, redactor, "partial")
+    except CaptureError:
+        (folder / CAPTURES).unlink(missing_ok=True)
+    try:
+        nb = scrubbed_notebook(folder / EXECUTED, redactor, "partial")
+    except ExecutionError:
+        return
+    notebooks.write_notebook(folder / EXECUTED, nb)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from repronotes.lab.contract import parse_completion
+from notes_lab.contract import parse_completion
 
 CLEAN = '{"disruption_label": "neutral", "confidence": "high"}'
 

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from repronotes.lab import data
+from notes_lab import data
 
 FIXTURE = Path(__file__).parent / "fixtures" / "real_papers.jsonl"
 

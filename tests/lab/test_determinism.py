@@ -1,6 +1,6 @@
 import pytest
 
-from repronotes.lab import determinism as dt
+from notes_lab import determinism as dt
 
 
 def run(setting, *repeats, logprobs=None):

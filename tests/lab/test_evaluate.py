@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from repronotes.lab.evaluate import (
+from notes_lab.evaluate import (
     LABELS,
     calibration_error,
     calibration_error_se,
@@ -133,7 +133,7 @@ def test_soft_class_metrics_by_hand():
 def test_label_probabilities_match_one_sequence_at_a_time(tmp_path):
     """The right-padded batch gives the same numbers as scoring each candidate answer on its own."""
     torch = pytest.importorskip("torch")
-    from repronotes.lab import evaluate, models, prompts
+    from notes_lab import evaluate, models, prompts
 
     from .papers import PAPER
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from repronotes.lab import memory
+from notes_lab import memory
 
 
 def test_reset_peak_opens_a_window_and_keeps_the_lifetime_peak():

@@ -4,7 +4,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from repronotes.lab import data, models, prompts  # noqa: E402
+from notes_lab import data, models, prompts  # noqa: E402
 
 TINY = models.ModelSize(hidden=32, layers=1, heads=2, kv_heads=1, intermediate=64, vocab_size=320,
                         max_positions=256, pretrain_steps=2, pretrain_batch=2, pretrain_lr=1e-3)  # fmt: skip
@@ -114,8 +114,8 @@ def test_base_model_key_includes_cpu_threads(tmp_path, papers, tiny_sizes):
 
 
 def test_pretraining_answers_follow_the_contract_and_ignore_the_paper(papers):
-    from repronotes.lab.contract import parse_completion
-    from repronotes.lab.prompts import ANSWER_PREFIX
+    from notes_lab.contract import parse_completion
+    from notes_lab.prompts import ANSWER_PREFIX
 
     documents = models.pretraining_documents(papers, seed=3)
     assert [prompt for prompt, _ in documents] == [prompts.format_prompt(p) for p in papers]

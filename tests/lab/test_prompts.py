@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from repronotes.lab import data, prompts
+from notes_lab import data, prompts
 
 
 def paper(**overrides):

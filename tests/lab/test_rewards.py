@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from repronotes.lab import rewards
-from repronotes.lab.rewards import (
+from notes_lab import rewards
+from notes_lab.rewards import (
     BALANCED,
     CLASS_WEIGHTED,
     COMPONENTS,

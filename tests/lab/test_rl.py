@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from repronotes.lab import rl
-from repronotes.lab.rl import GRPOSettings, group_advantages, zero_spread_fraction
+from notes_lab import rl
+from notes_lab.rl import GRPOSettings, group_advantages, zero_spread_fraction
 
 from .papers import PAPER
 
@@ -62,8 +62,8 @@ def test_grpo_config_is_justrl_style(tmp_path):
 
 def _tiny_base(folder):
     pytest.importorskip("transformers")
-    from repronotes.lab.models import ModelSize, build_model, train_tokenizer
-    from repronotes.lab.prompts import format_prompt, target_completion
+    from notes_lab.models import ModelSize, build_model, train_tokenizer
+    from notes_lab.prompts import format_prompt, target_completion
 
     tokenizer = train_tokenizer([format_prompt(PAPER), target_completion(PAPER)] * 4, 300, folder)
     size = ModelSize(
@@ -115,7 +115,7 @@ def test_two_step_smoke_run_from_base(tmp_path, tiny_base):
 @pytest.mark.slow
 def test_smoke_run_continues_a_saved_adapter_and_repeats_exactly(tmp_path, tiny_base):
     peft = pytest.importorskip("peft")
-    from repronotes.lab.models import load_causal_lm
+    from notes_lab.models import load_causal_lm
 
     model, _ = load_causal_lm(tiny_base)
     adapter = peft.LoraConfig(r=4, lora_alpha=8, target_modules=list(rl.LORA_TARGETS), use_dora=True)

@@ -4,7 +4,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from repronotes.lab import runtime  # noqa: E402
+from notes_lab import runtime  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from repronotes.lab import sft
-from repronotes.lab.models import ModelSize, build_model
-from repronotes.lab.sft import IGNORE_INDEX, SFTConfig
+from notes_lab import sft
+from notes_lab.models import ModelSize, build_model
+from notes_lab.sft import IGNORE_INDEX, SFTConfig
 
 from .papers import PAPER
 
@@ -27,7 +27,7 @@ def _tokenizer(texts):
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    from repronotes.lab.prompts import format_prompt, target_completion
+    from notes_lab.prompts import format_prompt, target_completion
 
     return _tokenizer([format_prompt(PAPER), target_completion(PAPER)] * 4)
 

@@ -1,81 +1,129 @@
-"""MkDocs hooks. They orchestrate; the pipeline computes and render*.py writes HTML.
+"""MkDocs hooks. They orchestrate; the pipeline computes and render.py (Jinja templates) writes HTML.
 
-on_config   resolve the project root, the execute mode, the stylesheet
-on_files    mount posts/, find the markers, run/verify every embedded experiment (fail the
-            build on drift), publish executed notebooks as pages and the stylesheets
-on_page_markdown   expand markers (values, tables, dashboard; embeds become slots)
-on_post_page       fill the slots with rendered notebook outputs and the panel (after readtime/search)
-on_post_build      write the drift report (.cache/repronotes/reports/)
+on_startup        note whether this is `mkdocs serve` (execution defaults to off there)
+on_config         resolve the settings; take the site folder's lock (two builds never share a site_dir)
+on_files          mount posts (opt-in), find the markers, run/verify every embedded experiment (fail the
+                  build on drift), publish executed notebooks as pages and the stylesheets
+on_page_markdown  expand markers (values, tables, dashboard; embeds become slots)
+on_post_page      fill the slots with rendered notebook outputs and panels; redact the page
+on_post_build     write the drift report; release the lock (also on a build error and at shutdown)
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
+import hashlib
 import logging
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import filelock
 from mkdocs.exceptions import PluginError
-from mkdocs.plugins import BasePlugin
+from mkdocs.plugins import BasePlugin, event_priority
 from mkdocs.structure.files import File, Files
 from mkdocs.utils import get_relative_url
 
-from repronotes import environ, markers, report
-from repronotes.cache import cache_root
-from repronotes.errors import RecordError, ReproError
-from repronotes.pipeline import Engine, Outcome
+from repronotes import markers, report
+from repronotes.cache import ensure_folder
+from repronotes.errors import MarkerError, ReproError, RunInterruptedError
+from repronotes.model import Outcome, Record, Status
+from repronotes.pipeline import Engine
 from repronotes.plugin import render
 from repronotes.plugin.config import RepronotesConfig
-from repronotes.plugin.notebooks import NotebookRenderer
-from repronotes.record import load_record
-from repronotes.spec import relative
+from repronotes.plugin.nbrender import NotebookRenderer
+from repronotes.plugin.verifications import Verifications
+from repronotes.progress import PlainProgress
+from repronotes.project import Settings, settings_from
+from repronotes.redact import Redactor, redactor_for
+from repronotes.validate import relative
 
 log = logging.getLogger("mkdocs.plugins.repronotes")
 CSS_URI = "assets/repronotes/repronotes.css"
 NOTEBOOK_CSS_URI = "assets/repronotes/notebook.css"
+SITE_LOCK_WAIT_S = 1800.0
 
 
 class RepronotesPlugin(BasePlugin[RepronotesConfig]):
+    serving = False
+
+    def on_startup(self, *, command: str, dirty: bool) -> None:
+        self.serving = command == "serve"
+
     def on_config(self, config: Any) -> Any:
         if not self.config.enabled:
             return config
         self.root = Path(config.config_file_path).resolve().parent
-        self.mode = environ.execute_override() or self.config.execute
-        self.renderer = NotebookRenderer(cache_root(self.root) / "html")
+        docs_dir = relative(Path(config.docs_dir), self.root)
+        try:
+            self.settings: Settings = settings_from(
+                self.root, dict(self.config), docs_dir, serving=self.serving
+            )
+        except ReproError as exc:
+            raise PluginError(f"repronotes: {exc}") from exc
+        self.redactor: Redactor = redactor_for(self.root)
+        self._lock_site(Path(config.site_dir))
+        self.renderer = NotebookRenderer(self.settings.cache / "html")
         self.outcomes: dict[str, list[Outcome]] = {}
-        self.records: dict[tuple[str, str], dict[str, Any]] = {}
         self.slots: dict[str, str] = {}
         config.extra_css = [*config.extra_css, NOTEBOOK_CSS_URI, CSS_URI]
         return config
 
+    def _lock_site(self, site_dir: Path) -> None:
+        key = hashlib.sha256(str(site_dir.resolve()).encode()).hexdigest()[:16]
+        self.site_lock = filelock.FileLock(
+            str(ensure_folder(self.settings.cache, "locks") / f"site-{key}.lock")
+        )
+        try:
+            self.site_lock.acquire(timeout=0)
+        except filelock.Timeout:
+            log.info("repronotes: another build is writing the same site folder; waiting for it")
+            try:
+                self.site_lock.acquire(timeout=SITE_LOCK_WAIT_S)
+            except filelock.Timeout:
+                raise PluginError(
+                    "repronotes: another build still writes the same site folder; try again later"
+                ) from None
+
+    def _unlock_site(self) -> None:
+        lock = getattr(self, "site_lock", None)
+        if lock is not None and lock.is_locked:
+            lock.release()
+
     def on_serve(self, server: Any, config: Any, builder: Any) -> Any:
-        for folder in (self.root / self.config.posts_dir, self.root / "experiments"):
-            if folder.is_dir():
-                server.watch(str(folder))
+        if self.config.enabled:
+            for folder in (self._posts_folder(), self.root / self.settings.experiments_dir):
+                if folder is not None and folder.is_dir():
+                    server.watch(str(folder))
         return server
 
     # --- files: mount, verify, publish ---------------------------------------------------------
 
+    @event_priority(50)  # before the blog plugin reads the posts this mounts
     def on_files(self, files: Files, config: Any) -> Files:
         if not self.config.enabled:
             return files
         self._mount_posts(files, config)
         embedded = self._embedded_experiments(files)
         try:
-            self.engine = Engine(self.root, mode=self.mode, progress=_log_progress)
+            self.engine = Engine(
+                self.settings, log=log, progress=PlainProgress(lambda line: log.info("repronotes: %s", line))
+            )
             self._verify(embedded)
+        except RunInterruptedError as exc:
+            raise SystemExit(exc.exit_code) from exc
         except ReproError as exc:
-            raise PluginError(f"repronotes: {exc}") from exc
+            raise PluginError(self.redactor.text(f"repronotes: {exc}")) from exc
         self._publish_notebooks(files, config)
         files.append(File.generated(config, CSS_URI, content=_asset("repronotes.css")))
         files.append(File.generated(config, NOTEBOOK_CSS_URI, content=self.renderer.css or ""))
         return files
 
+    def _posts_folder(self) -> Path | None:
+        return self.root / self.settings.posts_dir if self.settings.posts_dir else None
+
     def _mount_posts(self, files: Files, config: Any) -> None:
-        folder = self.root / self.config.posts_dir
-        for path in sorted(folder.glob("*.md")) if folder.is_dir() else []:
+        folder = self._posts_folder()
+        for path in sorted(folder.glob("*.md")) if folder is not None and folder.is_dir() else []:
             uri = f"{self.config.posts_url_dir}/{path.name}"
             if files.get_file_from_path(uri) is None:
                 files.append(File.generated(config, uri, abs_src_path=str(path)))
@@ -92,12 +140,11 @@ class RepronotesPlugin(BasePlugin[RepronotesConfig]):
             )
             try:
                 found = markers.find(text, where)
-            except ReproError as exc:
+            except MarkerError as exc:
                 raise PluginError(f"repronotes: {exc}") from exc
             for marker in found:
-                names = ["*"] if marker.kind == "reproducibility_dashboard" else [marker.experiment]
-                for name in names:
-                    embedded.setdefault(name, []).append(where)
+                name = "*" if marker.kind == "reproducibility_dashboard" else str(marker.experiment)
+                embedded.setdefault(name, []).append(where)
         return embedded
 
     def _verify(self, embedded: dict[str, list[str]]) -> None:
@@ -114,28 +161,30 @@ class RepronotesPlugin(BasePlugin[RepronotesConfig]):
             outcome = self.engine.check(exp, profile)
             self.outcomes.setdefault(exp.name, []).append(outcome)
             pages = ", ".join(dict.fromkeys(embedded.get(exp.name, []) or embedded.get("*", [])))
-            failures += [f"{pages}: {line}" for line in outcome.findings if outcome.failed]
-        self._remember_verifications()
+            failures += [f"{pages}: {report.finding_line(f)}" for f in outcome.findings if outcome.failed]
+        Verifications(self.settings.cache).remember([o for group in self.outcomes.values() for o in group])
         if failures:
-            message = "repronotes: the published results do not reproduce:\n  - " + "\n  - ".join(failures)
-            if not self.config.allow_errors:
+            message = self.redactor.text(
+                "repronotes: the published results do not reproduce:\n  - " + "\n  - ".join(failures)
+            )
+            if self.settings.on_failure == "fail":
                 raise PluginError(message)
             log.warning(message)
 
     def _publish_notebooks(self, files: Files, config: Any) -> None:
+        if not self.config.notebook_pages:
+            return
         for name, outcomes in self.outcomes.items():
             exp = self.engine.experiments[name]
             for outcome in outcomes:
-                record = self.record(name, outcome.profile)
+                record = self._record(name, outcome.profile)
                 executed = exp.executed_path(outcome.profile)
-                if record is None or not executed.is_file() or not self.config.notebook_pages:
+                if record is None or not executed.is_file() or outcome.profile not in exp.profiles:
                     continue
                 uri = f"{self.config.notebook_pages_dir}/{name}/{outcome.profile}.md"
                 slot = self._slot(self.renderer.render(executed, "full"))
-                content = (
-                    f"---\ntitle: {json.dumps(exp.title + f' ({outcome.profile} notebook)')}\n---\n\n# {exp.title}\n\n"
-                    f"The executed notebook behind the `{outcome.profile}` record "
-                    f"({record['environment'].get('hardware_class')}, {record['run']['date'][:10]}).\n\n{slot}\n"
+                content = render.notebook_page(
+                    exp.title, outcome.profile, record.hardware_class, record.date[:10], slot
                 )
                 files.append(File.generated(config, uri, content=content))
 
@@ -147,73 +196,83 @@ class RepronotesPlugin(BasePlugin[RepronotesConfig]):
         where = self._page_label(page.file)
         try:
             return markers.substitute(markdown, where, lambda m: self._render_marker(m, page, files, where))
-        except (ReproError, KeyError) as exc:
-            raise PluginError(f"repronotes: {where}: {exc}") from exc
+        except MarkerError as exc:
+            raise PluginError(f"repronotes: {exc}") from exc
 
     def on_post_page(self, output: str, page: Any, config: Any) -> str:
         """Fill the slots last, so reading time and the search index see the prose, not notebook outputs."""
+        if not self.config.enabled:
+            return output
         for key, fragment in self.slots.items():
             output = output.replace(f'<div class="rn-slot" data-rn-slot="{key}"></div>', fragment)
-        return output
+        return self.redactor.text(output)
 
     def on_post_build(self, config: Any) -> None:
-        if self.config.enabled and self.outcomes:
+        if not self.config.enabled:
+            return
+        if self.outcomes:
             everything = [o for outcomes in self.outcomes.values() for o in outcomes]
-            folder = report.write_reports(self.root, everything)
+            folder = report.write_reports(
+                ensure_folder(self.settings.cache, "reports"), everything, self.redactor
+            )
             log.info("repronotes: drift report written to %s", relative(folder, self.root))
+        self._unlock_site()
+
+    def on_build_error(self, *, error: Exception) -> None:
+        self._unlock_site()
+
+    def on_shutdown(self) -> None:
+        self._unlock_site()
 
     def _render_marker(self, marker: markers.Marker, page: Any, files: Files, where: str) -> str:
         if marker.kind == "reproducibility_dashboard":
-            return render.dashboard_markdown(self._dashboard_rows())
+            return render.dashboard_html(self._dashboard_rows())
         record = self._chosen_record(marker, where)
         if marker.kind == "value":
-            if marker.metric not in record["metrics"]:
-                raise KeyError(
-                    f"{marker.experiment} has no metric {marker.metric!r} in its {record['run']['profile']} record"
-                )
-            return render.value_html(record, marker.metric, marker.fmt, marker.with_se, where)
+            if marker.metric not in record.metrics:
+                known = ", ".join(sorted(record.metrics))
+                rule = f"no metric {marker.metric!r} in the {record.profile} record (it has: {known})"
+                raise MarkerError(where, f"{{{{ value: {marker.experiment}.{marker.metric} }}}}", rule)
+            return render.value_html(record, str(marker.metric), marker.fmt, marker.with_se, where)
         if marker.kind == "table":
-            return render.metric_table_markdown(record, marker.metric, marker.fmt, marker.options)
-        return self._embed(marker, record, page, files)
+            return render.metric_table_markdown(record, str(marker.metric), marker.fmt, marker.options, where)
+        return self._embed(record, page, files)
 
-    def _embed(self, marker: markers.Marker, record: dict[str, Any], page: Any, files: Files) -> str:
-        exp = self.engine.experiments[marker.experiment]
+    def _embed(self, record: Record, page: Any, files: Files) -> str:
+        exp = self.engine.experiments[record.experiment]
         outcomes = self.outcomes[exp.name]
-        shown = next(o for o in outcomes if o.profile == record["run"]["profile"])
+        shown = next(o for o in outcomes if o.profile == record.profile)
         links = {}
         for o in outcomes:
             target = files.get_file_from_path(f"{self.config.notebook_pages_dir}/{exp.name}/{o.profile}.md")
             if target is not None:
                 links[o.profile] = get_relative_url(target.url, page.url)
         outputs = self.renderer.render(exp.executed_path(shown.profile), "outputs")
-        figure = f'<div class="rn-embed" data-experiment="{exp.name}">{outputs}</div>'
-        return self._slot(figure + render.panel_html(exp.title, outcomes, shown, record, links))
-
-    def _chosen_record(self, marker: markers.Marker, where: str) -> dict[str, Any]:
-        name = marker.experiment
-        if name not in self.engine.experiments:
-            raise KeyError(f"unknown experiment {name!r}")
-        order = (
-            [marker.profile]
-            if marker.profile
-            else [*self.config.display_profiles, *self.engine.experiments[name].profiles]
+        return self._slot(
+            render.embed_html(exp.name, outputs, render.panel_html(exp.title, outcomes, shown, record, links))
         )
-        for profile in order:
-            record = self.record(name, profile)
+
+    def _chosen_record(self, marker: markers.Marker, where: str) -> Record:
+        name = str(marker.experiment)
+        if name not in self.engine.experiments:
+            known = ", ".join(sorted(self.engine.experiments)) or "none"
+            raise MarkerError(where, f"experiment {name!r}", f"unknown (known: {known})")
+        declared = self.engine.experiments[name].profiles
+        if marker.profile and marker.profile not in declared:
+            raise MarkerError(
+                where, f"{name}@{marker.profile}", f"unknown profile (declared: {', '.join(declared)})"
+            )
+        order = [marker.profile] if marker.profile else [*self.config.display_profiles, *declared]
+        for profile in (p for p in dict.fromkeys(order) if p in declared):
+            record = self._record(name, profile)
             if record is not None:
                 return record
-        raise KeyError(f"{name} has no record for profile(s) {order}")
+        raise MarkerError(
+            where, f"experiment {name!r}", f"has no usable record for profile(s) {', '.join(order)}"
+        )
 
-    def record(self, name: str, profile: str) -> dict[str, Any] | None:
-        key = (name, profile)
-        if key not in self.records:
-            exp = self.engine.experiments[name]
-            path = exp.record_path(profile)
-            try:
-                self.records[key] = load_record(path, relative(path, self.root)) if path.is_file() else None
-            except RecordError:
-                self.records[key] = None
-        return self.records[key]
+    def _record(self, name: str, profile: str) -> Record | None:
+        return self.engine.record_state(self.engine.experiments[name], profile).record
 
     def _slot(self, fragment: str) -> str:
         key = str(len(self.slots))
@@ -221,48 +280,23 @@ class RepronotesPlugin(BasePlugin[RepronotesConfig]):
         return f'\n\n<div class="rn-slot" data-rn-slot="{key}"></div>\n\n'
 
     def _dashboard_rows(self) -> list[dict[str, Any]]:
-        verified = self._load_verifications()
+        verified = Verifications(self.settings.cache).load()
         rows = []
         for name, outcomes in sorted(self.outcomes.items()):
             exp = self.engine.experiments[name]
             for o in outcomes:
-                last = verified.get(f"{name}/{o.profile}", "–")
                 rows.append({
                     "experiment": name, "title": exp.title, "profile": o.profile, "status": o.status, "action": o.action,
                     "hardware": o.record_hardware or "–", "date": (o.record_date or "–")[:10],
-                    "verified": last, "rerun": o.rerun,
+                    "verified": verified.get(f"{name}/{o.profile}", "–") if o.status is not Status.NOT_RECORDED else "–",
+                    "rerun": f"repronotes run {name} --profile {o.profile}",
                 })  # fmt: skip
         return rows
-
-    def _verifications_file(self) -> Path:
-        return cache_root(self.root) / "verifications.json"
-
-    def _load_verifications(self) -> dict[str, str]:
-        path = self._verifications_file()
-        try:
-            return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-        except ValueError:
-            return {}
-
-    def _remember_verifications(self) -> None:
-        from repronotes.record import write_json_atomic
-
-        seen = self._load_verifications()
-        today = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-        for outcomes in self.outcomes.values():
-            for o in outcomes:
-                if o.status in ("reproduced", "verified"):
-                    seen[f"{o.experiment}/{o.profile}"] = f"{today} ({o.action})"
-        write_json_atomic(self._verifications_file(), seen)
 
     def _page_label(self, file: File) -> str:
         if file.abs_src_path:
             return relative(Path(file.abs_src_path), self.root)
-        return file.src_uri
-
-
-def _log_progress(event: dict[str, Any]) -> None:
-    log.info("repronotes: %s", report.progress_line(event))
+        return str(file.src_uri)
 
 
 def _asset(name: str) -> str:

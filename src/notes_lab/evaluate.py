@@ -12,10 +12,10 @@ import logging
 import math
 from typing import Any
 
-from repronotes.lab.contract import parse_completion
+from notes_lab.contract import parse_completion
 
 try:  # one source of truth for the label order, when the data module is present
-    from repronotes.lab.data import LABELS
+    from notes_lab.data import LABELS
 except ImportError:  # pragma: no cover - only while lab.data does not exist yet
     LABELS = ("disruptive", "consolidating", "neutral")
 
@@ -220,7 +220,7 @@ def label_probabilities(
     """
     import torch
 
-    from repronotes.lab.prompts import format_prompt, label_answer_prefix
+    from notes_lab.prompts import format_prompt, label_answer_prefix
 
     sequences = []  # (paper index, label, token ids, number of answer tokens)
     for index, paper in enumerate(papers):

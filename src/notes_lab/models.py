@@ -22,9 +22,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from repronotes.lab import prompts
-from repronotes.lab._deps import require
-from repronotes.lab.contract import CONFIDENCE_VALUES, LABEL_VALUES
+from notes_lab import prompts
+from notes_lab._deps import require
+from notes_lab.contract import CONFIDENCE_VALUES, LABEL_VALUES
 
 logger = logging.getLogger(__name__)
 
@@ -171,7 +171,7 @@ def base_model(
     """Tokenizer + briefly pretrained Llama, cached under cache_dir/<input hash>/; returns that folder."""
     if size_name not in SIZES:
         raise ValueError(f"base_model: size_name must be one of {sorted(SIZES)}, got {size_name!r}")
-    from repronotes.lab import runtime
+    from notes_lab import runtime
 
     device = device or runtime.pick_device()
     steps = SIZES[size_name].pretrain_steps if steps is None else steps
@@ -202,7 +202,7 @@ def base_model(
 def _build_and_pretrain(
     size: ModelSize, papers: list[dict], folder: Path, seed: int, steps: int, device: str
 ):
-    from repronotes.lab import runtime
+    from notes_lab import runtime
 
     runtime.seed_everything(seed)
     documents = pretraining_documents(papers, seed)

@@ -2,5 +2,5 @@
 
 lab/ never imports the engine except `repronotes.capture`, and the engine never imports lab/.
 Heavy libraries (torch, transformers, peft, bitsandbytes, trl) are imported inside
-functions or through `repronotes.lab._deps.require`, which names the install command.
+functions or through `notes_lab._deps.require`, which names the install command.
 """

@@ -34,7 +34,7 @@ the fixed x3 weight of Exp5 causes. Wrong answers keep strong's -0.6 (not re-wei
 `make_reward_functions` adapts a spec to TRL: one function per component (TRL sums them and logs
 ``rewards/<component>/mean``), each ``fn(prompts, completions, **kwargs) -> list[float]`` with the
 gold labels in the dataset column ``gold_label``. This module imports only the standard library
-and `repronotes.lab.contract`.
+and `notes_lab.contract`.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from repronotes.lab.contract import LABEL_VALUES, ParsedCompletion, parse_completion
+from notes_lab.contract import LABEL_VALUES, ParsedCompletion, parse_completion
 
 logger = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from repronotes.lab import runtime
-from repronotes.lab._deps import require
+from notes_lab import runtime
+from notes_lab._deps import require
 
 logger = logging.getLogger(__name__)
 

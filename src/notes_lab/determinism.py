@@ -26,8 +26,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from repronotes.lab import runtime
-from repronotes.lab._deps import require
+from notes_lab import runtime
+from notes_lab._deps import require
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def run_setting(
     seed: int, device: str,
 ) -> ProbeRun:  # fmt: skip
     """Load the model in the setting's dtype and decode all prompts `repeats` times."""
-    from repronotes.lab import models
+    from notes_lab import models
 
     runtime.configure_determinism(setting.deterministic, threads=setting.threads)
     model, tokenizer = models.load_causal_lm(model_dir, device=device, dtype=setting.dtype)

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from repronotes.lab import evaluate, rewards, runtime
-from repronotes.lab._deps import require
-from repronotes.lab.prompts import ANSWER_PREFIX, format_prompt
+from notes_lab import evaluate, rewards, runtime
+from notes_lab._deps import require
+from notes_lab.prompts import ANSWER_PREFIX, format_prompt
 
 logger = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ def load_policy(
     SFT model while RL trains the same cheap LoRA in both arms: DoRA re-normalises every weight on
     every forward pass, which made each CPU step several times slower.
     """
-    from repronotes.lab.models import load_causal_lm
+    from notes_lab.models import load_causal_lm
 
     peft = require("peft")
     model, tokenizer = load_causal_lm(

@@ -14,5 +14,5 @@ def require(module: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError as exc:  # pragma: no cover - exercised only without the extra
         raise ImportError(
-            f"repronotes.lab needs {module!r} (the 'experiments' extra). Install it with: {INSTALL_HINT}"
+            f"notes_lab needs {module!r} (the 'experiments' extra). Install it with: {INSTALL_HINT}"
         ) from exc

@@ -13,7 +13,7 @@ import random
 import sys
 from typing import Any
 
-from repronotes.lab._deps import require
+from notes_lab._deps import require
 
 logger = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from repronotes.lab import evaluate, memory, runtime
-from repronotes.lab.prompts import ANSWER_PREFIX, completion_after_prompt, format_prompt
+from notes_lab import evaluate, memory, runtime
+from notes_lab.prompts import ANSWER_PREFIX, completion_after_prompt, format_prompt
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ class TrainResult:
 
 def build_arm(config: SFTConfig, base_path: str | Path) -> tuple[Any, Any]:
     """Load the base (4-bit NF4 for q-arms) and wrap it with the arm's LoRA/DoRA adapter."""
-    from repronotes.lab.models import load_causal_lm
+    from notes_lab.models import load_causal_lm
 
     compute_dtype = "bfloat16" if config.on_gpu else "float32"
     runtime.seed_everything(config.seed)
@@ -381,6 +381,6 @@ def capture_arm(record: dict[str, Any]) -> None:
 
 
 def _require(module: str) -> Any:
-    from repronotes.lab._deps import require
+    from notes_lab._deps import require
 
     return require(module)

@@ -11,13 +11,16 @@ strip them, publish the CSS once as an asset, and drop scripts that would load f
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import tempfile
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
-from repronotes.record import write_text_atomic
+import nbformat
+
+from repronotes.atomic import write_bytes_atomic
+from repronotes.notebooks import read_notebook
 
 REMOVE_TAGS = ("remove-cell", "parameters", "injected-parameters")
 _STYLE = re.compile(r"<style[^>]*>.*?</style>", re.S)
@@ -31,15 +34,18 @@ class NotebookRenderer:
         self.css: str | None = None
 
     def render(self, notebook: Path, mode: str) -> str:
-        """HTML for `mode` ('outputs' or 'full'), from the cache when the notebook is unchanged."""
+        """HTML for `mode` ('outputs' or 'full'), from the cache when the notebook is unchanged.
+
+        The cache holds bytes and is read back as bytes, so a warm build's pages equal a cold build's.
+        """
         key = self._key(notebook, mode)
         cached_html, cached_css = self.cache_dir / f"{key}.html", self.cache_dir / "notebook.css"
         if cached_html.is_file() and cached_css.is_file():
-            self.css = self.css or cached_css.read_text(encoding="utf-8")
-            return cached_html.read_text(encoding="utf-8")
+            self.css = self.css or cached_css.read_bytes().decode("utf-8")
+            return cached_html.read_bytes().decode("utf-8")
         html, css = _convert(notebook, mode)
-        write_text_atomic(cached_html, html)
-        write_text_atomic(cached_css, css)
+        write_bytes_atomic(cached_html, html.encode("utf-8"))
+        write_bytes_atomic(cached_css, css.encode("utf-8"))
         self.css = css
         return html
 
@@ -53,15 +59,16 @@ class NotebookRenderer:
 def _convert(notebook: Path, mode: str) -> tuple[str, str]:
     from mkdocs_jupyter.nbconvert2 import nb2html
 
-    nb = json.loads(notebook.read_text(encoding="utf-8"))
-    nb["cells"] = [cell for cell in nb["cells"] if _keep(cell, mode)]
+    nb = read_notebook(notebook, notebook.name)
+    nb.metadata.pop("repronotes", None)  # the seal is for verification, not for readers
+    nb.cells = [cell for cell in nb.cells if _keep(cell, mode)]
     if mode == "outputs":  # warnings and progress bars are noise on a post (the full page keeps them)
-        for cell in nb["cells"]:
-            cell["outputs"] = [o for o in cell["outputs"] if not _is_noise(o)]
-        nb["cells"] = [cell for cell in nb["cells"] if cell["outputs"]]
+        for cell in nb.cells:
+            cell.outputs = [o for o in cell.outputs if not _is_noise(o)]
+        nb.cells = [cell for cell in nb.cells if cell.outputs]
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "notebook.ipynb"
-        source.write_text(json.dumps(nb), encoding="utf-8")
+        source.write_text(nbformat.writes(nb), encoding="utf-8")
         html = nb2html(
             str(source),
             no_input=(mode == "outputs"),
@@ -76,15 +83,15 @@ def _convert(notebook: Path, mode: str) -> tuple[str, str]:
     return body.strip(), css
 
 
-def _is_noise(output: dict) -> bool:
+def _is_noise(output: Any) -> bool:
     """stderr (warnings, tqdm) and HTML progress widgets such as the Trainer's notebook callback."""
     if output.get("output_type") == "stream":
-        return output.get("name") == "stderr"
+        return bool(output.get("name") == "stderr")
     html = output.get("data", {}).get("text/html", "")
     return "<progress" in ("".join(html) if isinstance(html, list) else html)
 
 
-def _keep(cell: dict, mode: str) -> bool:
+def _keep(cell: Any, mode: str) -> bool:
     if mode == "full":
         return True
     tags = set(cell.get("metadata", {}).get("tags", []))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from repronotes.lab._deps import require
+from notes_lab._deps import require
 
 # Colour-blind-friendly (Okabe-Ito) palette; the label colours stay the same in every figure.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
