@@ -49,3 +49,26 @@ def test_a_cached_rendering_is_byte_for_byte_the_fresh_one(tmp_path):
     fresh = NotebookRenderer(tmp_path / "cache").render(notebook, "full")
     cached = NotebookRenderer(tmp_path / "cache").render(notebook, "full")  # a new build: read back from disk
     assert cached == fresh and "\r" in fresh
+
+
+def test_figures_get_alt_text_and_a_caption_from_the_cell_metadata(tmp_path):
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    described = nbformat.v4.new_code_cell("plot()")
+    described.metadata["figure"] = {"alt": "A rising line <b>", "caption": "Loss falls & rises"}
+    described.outputs = [
+        nbformat.v4.new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"})
+    ]
+    bare = nbformat.v4.new_code_cell("plot()")
+    bare.outputs = [nbformat.v4.new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"})]
+    nb.cells = [described, bare]
+    notebook = tmp_path / "nb.ipynb"
+    notebook.write_text(json.dumps(nb))
+    for mode in ("outputs", "full"):
+        html = NotebookRenderer(tmp_path / f"cache-{mode}").render(notebook, mode)
+        assert 'alt="A rising line &lt;b&gt;"' in html
+        assert (
+            '<figure class="rn-figure">' in html and "<figcaption>Loss falls &amp; rises</figcaption>" in html
+        )
+        assert html.count("<figcaption>") == 1  # the bare figure keeps nbconvert's placeholder, no caption

@@ -15,7 +15,7 @@ The model must answer with exactly one JSON object and nothing else::
 - ``payload_valid``: the object read has a valid label and a valid confidence.
 
 Only a valid payload yields a predicted ``label``; everything else counts as "invalid".
-This module imports only the standard library.
+This module imports only the standard library (and the lab's vocabulary).
 """
 
 from __future__ import annotations
@@ -25,11 +25,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-LABEL_KEY = "disruption_label"
-CONFIDENCE_KEY = "confidence"
+from notes_lab.vocab import CONFIDENCE_KEY, CONFIDENCES, LABEL_KEY, LABELS
+
 CONTRACT_KEYS = (LABEL_KEY, CONFIDENCE_KEY)
-LABEL_VALUES = ("disruptive", "consolidating", "neutral")
-CONFIDENCE_VALUES = ("low", "medium", "high")
 
 _THINK_BLOCK = re.compile(r"<think>.*?(</think>|$)", re.DOTALL | re.IGNORECASE)
 _THINK_TAG = re.compile(r"</?think>", re.IGNORECASE)
@@ -56,8 +54,8 @@ def parse_completion(text: str) -> ParsedCompletion:
     has_fence = "```" in text
     raw_payload = _raw_object(stripped)
     payload = raw_payload if raw_payload is not None else _first_object(_cleaned(text))
-    label = _normalised(payload, LABEL_KEY, LABEL_VALUES)
-    confidence = _normalised(payload, CONFIDENCE_KEY, CONFIDENCE_VALUES)
+    label = _normalised(payload, LABEL_KEY, LABELS)
+    confidence = _normalised(payload, CONFIDENCE_KEY, CONFIDENCES)
     payload_valid = label is not None and confidence is not None
     raw_json_ok = raw_payload is not None
     format_strict_ok = (
@@ -121,4 +119,4 @@ def _is_strict_payload(payload: dict[str, Any] | None) -> bool:
     """Exactly the two keys, each with an allowed value written exactly (no case or space slack)."""
     if payload is None or set(payload) != set(CONTRACT_KEYS):
         return False
-    return payload[LABEL_KEY] in LABEL_VALUES and payload[CONFIDENCE_KEY] in CONFIDENCE_VALUES
+    return payload[LABEL_KEY] in LABELS and payload[CONFIDENCE_KEY] in CONFIDENCES

@@ -1,15 +1,15 @@
-"""Synthetic scientific-paper records in the original 12-field schema, and a loader for real ones.
+"""Synthetic scientific-paper records in the original 12-field schema, splits, and the files they live in.
 
 How a synthetic paper is made (seeded `random.Random`, nothing else):
 
 1. cd_index comes from a mixture with a spike of neutral mass at exactly 0 (as in the SciSciNet slice),
    a consolidating tail (negative) and a disruptive tail (positive) whose magnitudes are log-uniform,
    clamped to [-1, 1] and rounded to 4 decimals. `disruption_label` follows from the chosen thresholds.
-2. A *cue class* decides the text: it equals the label with probability 1 - noise_rate and is one of the
-   two other classes (uniformly) otherwise. The title opens with a phrase that belongs to the cue class
-   only, the abstract repeats a cue sentence, and year and citations are drawn from cue-class-dependent
-   distributions. So the text reveals the cue class exactly and the label up to the known noise rate
-   (see `best_achievable_accuracy`).
+2. The text is written by generator.py: a text class (the label, or with probability noise_rate one of
+   the others) draws a title opener, a few evidence sentences from a shared pool and a citation count,
+   none of them decisive. Each row carries the exact posterior P(label | text) under a uniform label
+   prior (`bayes_posterior`: the balanced splits have uniform priors), so the ceiling of the task is
+   known on every set of rows a model is scored on.
 3. Novelty follows the Uzzi et al. construction: z-scores clipped to [-8, 8], novelty_score =
    sigmoid(-z_10pct), conventionality_score = sigmoid(z_median), labelled with a margin of 0.15.
 """
@@ -23,18 +23,13 @@ import math
 import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from notes_lab.paper_schema import (  # noqa: F401 - re-exported for notebooks and callers
-    LABELS,
-    NOVELTY_LABELS,
-    PAPER_FIELDS,
-    PaperValidationError,
-    load_papers,
-    validate_paper,
-)
+from notes_lab import generator
+from notes_lab.paper_schema import PaperValidationError, load_papers
+from notes_lab.vocab import LABELS
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +39,7 @@ THRESHOLDS = {"part1": 0.1, "part2": 0.001}
 _ZERO_SHARE = 0.4
 _NEGATIVE_SHARE = 2.0 / 3.0
 _LOG10_MAGNITUDE = (-4.0, 0.0)
+YEARS = (1975, 2024)  # uniform for every paper: the year says nothing about the label
 
 FIELDS_AND_CONCEPTS: dict[str, tuple[str, ...]] = {
     "Computer Science": ("neural networks", "compilers", "graph algorithms", "databases", "cryptography"),
@@ -53,49 +49,41 @@ FIELDS_AND_CONCEPTS: dict[str, tuple[str, ...]] = {
     "Physics": ("quantum optics", "condensed matter", "cosmology", "plasma", "particle detectors"),
 }
 
-# Cue phrases are disjoint between classes, so a reader of the title can name the cue class.
-TITLE_CUES: dict[str, tuple[str, ...]] = {
-    "disruptive": ("A new paradigm for", "Rethinking", "Beyond the standard account of"),
-    "consolidating": ("Further evidence on", "Refining estimates of", "A replication study of"),
-    "neutral": ("Notes on", "A survey of methods in", "Observations about"),
-}
-ABSTRACT_CUES: dict[str, str] = {
-    "disruptive": "We overturn the prevailing framework and propose an approach that makes earlier work obsolete.",
-    "consolidating": "We confirm and extend established results, building directly on the prior literature.",
-    "neutral": "We report measurements and describe the data without taking a position on prior theory.",
-}
-# (year low, year high) and (lognormal mu, sigma) of citations, per cue class.
-_YEARS = {"disruptive": (1975, 2010), "consolidating": (2000, 2024), "neutral": (1990, 2024)}
-_CITATIONS = {"disruptive": (4.0, 1.0), "consolidating": (2.6, 0.9), "neutral": (2.0, 0.9)}
-
 
 @dataclass(frozen=True)
 class DataConfig:
-    """How to generate the synthetic papers."""
+    """How to generate the synthetic papers; validation names the field and the rule."""
 
-    n_papers: int = 3000
+    n_papers: int = 9000
     seed: int = 20260220
     thresholds: str = "part2"
     noise_rate: float = 0.1
+    informativeness: float = 1.0
+    evidence_sentences: int = 4
     novelty_margin: float = 0.15
+    split_ratios: tuple[float, float, float] = (0.5, 0.2, 0.3)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.n_papers, int) or self.n_papers < 3:
-            raise ValueError(f"DataConfig.n_papers must be an int >= 3, got {self.n_papers!r}")
-        if not isinstance(self.seed, int):
-            raise ValueError(f"DataConfig.seed must be an int, got {self.seed!r}")
-        if self.thresholds not in THRESHOLDS:
-            raise ValueError(
-                f"DataConfig.thresholds must be one of {sorted(THRESHOLDS)}, got {self.thresholds!r}"
-            )
-        if not 0.0 <= self.noise_rate < 2.0 / 3.0:
-            raise ValueError(f"DataConfig.noise_rate must be in [0, 2/3), got {self.noise_rate!r}")
-        if not 0.0 <= self.novelty_margin < 1.0:
-            raise ValueError(f"DataConfig.novelty_margin must be in [0, 1), got {self.novelty_margin!r}")
+        rules = [
+            ("n_papers", isinstance(self.n_papers, int) and self.n_papers >= 3, "must be an int >= 3"),
+            ("seed", isinstance(self.seed, int), "must be an int"),
+            ("thresholds", self.thresholds in THRESHOLDS, f"must be one of {sorted(THRESHOLDS)}"),
+            ("novelty_margin", 0.0 <= self.novelty_margin < 1.0, "must be in [0, 1)"),
+            ("split_ratios", len(self.split_ratios) == 3 and math.isclose(sum(self.split_ratios), 1.0),
+             "must be three shares summing to 1"),
+        ]  # fmt: skip
+        for name, ok, rule in rules:
+            if not ok:
+                raise ValueError(f"DataConfig.{name} {rule}, got {getattr(self, name)!r}")
+        _ = self.text_model  # validates noise_rate, informativeness and evidence_sentences
 
     @property
     def threshold(self) -> float:
         return THRESHOLDS[self.thresholds]
+
+    @property
+    def text_model(self) -> generator.TextModel:
+        return generator.TextModel(self.informativeness, self.evidence_sentences, self.noise_rate)
 
 
 @dataclass(frozen=True)
@@ -143,23 +131,6 @@ def label_mismatches(papers: Iterable[dict], threshold: float, margin: float = 0
     return wrong
 
 
-def best_achievable_accuracy(noise_rate: float, class_shares: dict[str, float] | None = None) -> float:
-    """The Bayes-optimal disruption accuracy of any reader of the text.
-
-    The text identifies the cue class c exactly (disjoint title phrases). P(cue = c | label = l) is
-    1 - noise_rate when c == l and noise_rate / 2 otherwise. The best guess for cue c is the label l
-    maximising share(l) * P(c | l), so the best accuracy is sum over c of max over l of that product.
-    With balanced classes (the default) and noise_rate < 2/3 this is exactly 1 - noise_rate.
-    """
-    shares = class_shares or dict.fromkeys(LABELS, 1.0 / len(LABELS))
-    total = sum(shares.values())
-
-    def p_cue(cue: str, label: str) -> float:
-        return 1.0 - noise_rate if cue == label else noise_rate / (len(LABELS) - 1)
-
-    return sum(max(shares.get(lab, 0.0) / total * p_cue(cue, lab) for lab in LABELS) for cue in LABELS)
-
-
 # ---------------------------------------------------------------- generation
 
 
@@ -177,12 +148,6 @@ def _draw_cd_index(rng: random.Random) -> float:
     return round(max(-1.0, min(1.0, sign * magnitude)), 4) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
-def _cue_class(rng: random.Random, label: str, noise_rate: float) -> str:
-    if rng.random() >= noise_rate:
-        return label
-    return rng.choice([other for other in LABELS if other != label])
-
-
 def _novelty_scores(rng: random.Random) -> tuple[float, float]:
     def sigmoid(z: float) -> float:
         return 1.0 / (1.0 + math.exp(-z))
@@ -195,20 +160,20 @@ def _novelty_scores(rng: random.Random) -> tuple[float, float]:
 def _make_paper(rng: random.Random, number: int, cfg: DataConfig) -> dict:
     cd_index = _draw_cd_index(rng)
     label = disruption_label(cd_index, cfg.threshold)
-    cue = _cue_class(rng, label, cfg.noise_rate)
+    model = cfg.text_model
+    cls = generator.text_class(rng, label, model.noise_rate)
     field = rng.choice(sorted(FIELDS_AND_CONCEPTS))
     concepts = rng.sample(FIELDS_AND_CONCEPTS[field], 2)
-    year = rng.randint(*_YEARS[cue])
-    citations = min(50_000, round(rng.lognormvariate(*_CITATIONS[cue])))
+    year = rng.randint(*YEARS)
+    opener, evidence, citations = generator.draw_text(rng, cls, model)
     novelty, conventionality = _novelty_scores(rng)
-    title = f"{rng.choice(TITLE_CUES[cue])} {concepts[0]} in {field.lower()}"
-    abstract = (
-        f"This {field} paper from {year} studies {concepts[0]} and {concepts[1]}. "
-        f"{ABSTRACT_CUES[cue]} It has been cited {citations} times."
-    )
+    likelihoods = generator.text_likelihoods(opener, evidence, citations, model)
+    posterior = generator.label_posterior(likelihoods, model.noise_rate)
+    abstract = " ".join([f"This {field} paper from {year} studies {concepts[0]} and {concepts[1]}.", *evidence,
+                         f"It has been cited {citations} times."])  # fmt: skip
     return {
         "openalex_id": f"SYNTHW{number:07d}",
-        "title": title,
+        "title": f"{opener} {concepts[0]} in {field.lower()}",
         "abstract": abstract,
         "publication_year": year,
         "cited_by_count": citations,
@@ -219,15 +184,34 @@ def _make_paper(rng: random.Random, number: int, cfg: DataConfig) -> dict:
         "novelty_label": novelty_label(novelty, conventionality, cfg.novelty_margin),
         "primary_field": field,
         "concepts": concepts,
+        "text_class": cls,
+        "bayes_posterior": {k: round(v, 12) for k, v in posterior.items()},
     }
 
 
-def cue_class_of(paper: dict) -> str | None:
-    """The cue class a synthetic paper's title reveals (None for titles without a cue, e.g. real data)."""
-    for cue, phrases in TITLE_CUES.items():
-        if any(paper["title"].startswith(phrase) for phrase in phrases):
-            return cue
-    return None
+def build(cfg: DataConfig) -> tuple[list[dict], list[dict], Split]:
+    """The raw papers, the class-balanced sample and its split, all from one config."""
+    papers = generate_papers(cfg)
+    balanced = balanced_sample(papers, cfg.seed)
+    return papers, balanced, split_papers(balanced, cfg.seed, cfg.split_ratios)
+
+
+def tune_informativeness(
+    cfg: DataConfig, grid: Sequence[float], target: float
+) -> tuple[float, dict[float, float]]:
+    """The informativeness whose *val* split comes closest to Bayes accuracy `target`, and the whole grid.
+
+    Each candidate regenerates the papers with the same seed; the expected Bayes accuracy (mean of the
+    largest posterior) is the criterion, the less noisy estimate of the ceiling.
+    """
+    if not grid:
+        raise ValueError("tune_informativeness: empty grid")
+    scores = {}
+    for beta in grid:
+        split = build(replace(cfg, informativeness=float(beta)))[2]
+        scores[float(beta)] = generator.bayes_summary(split.val)["expected_accuracy"]
+    chosen = min(scores, key=lambda beta: (abs(scores[beta] - target), beta))
+    return chosen, scores
 
 
 def quantiles(values: Sequence[float], probabilities: Sequence[float]) -> list[float]:
@@ -272,7 +256,7 @@ def balanced_sample(papers: list[dict], seed: int) -> list[dict]:
     return sample
 
 
-def split_papers(papers: Sequence[dict], seed: int, ratios: Sequence[float] = (0.8, 0.1, 0.1)) -> Split:
+def split_papers(papers: Sequence[dict], seed: int, ratios: Sequence[float] = (0.5, 0.2, 0.3)) -> Split:
     """Shuffle the papers (ordered by id first, so input order does not matter) and cut them.
 
     val and test get round(n * ratio) rows, train the rest (this reproduces the original 1,972,797 ->

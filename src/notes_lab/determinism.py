@@ -1,252 +1,255 @@
-"""Does greedy decoding with a fixed seed repeat? A probe over batch size, dtype, threads and kernels.
+"""Does a model give the same answer twice? A probe built to find drift where it exists.
 
-Every setting decodes the same prompts greedily (no sampling, one beam, seed fixed before each run),
-`repeats` times. Prompts run in consecutive chunks of `batch_size` with left padding, so a prompt's
-neighbours and padding change with the batch size, not its content. End-of-sequence does not stop
-decoding (`eos_token_id=None`), so every output has exactly `max_new_tokens` tokens and outputs compare
-position by position.
+Four parts, each on the pretrained base (its label distribution is near uniform, so near-ties abound):
 
-Definitions used in the summaries:
-- identical share: over repeats 2..K and all prompts, the share of outputs equal to repeat 1's output.
-- changed (across settings): a prompt whose first-repeat output is not the same in every setting.
-- first divergence position: the 0-based index of the first generated token that differs from the
-  reference output (batch 1, float32, first repeat); only prompts that changed have one.
-- |delta log-prob|: on the tokens before the first divergence (where both runs chose the same token
-  after the same prefix), the largest absolute difference of that token's log-probability.
+1. Label decisions: the three label log-probabilities of every prompt, teacher-forced, under each
+   matmul mode (invariance.py) x dtype x padding (equal-length prompts, no padding; or natural lengths,
+   padded within the batch) x batch size. Per setting: the largest |delta log-prob| against batch 1 of
+   the same setting and how many argmax decisions flipped; and the margin (top-1 minus top-2) histogram
+   that says how close to a tie the decisions are.
+2. Long greedy decodes (past end-of-sequence) at two batch sizes per mode and dtype: how many prompts'
+   completions changed, where they first diverged, and whether a repeat is identical.
+3. Threads on a reduction long enough to split (K = 4096): 1 thread against 2.
+4. CPU ISA knobs (isa_probe.py): ATEN_CPU_CAPABILITY and MKL_CBWR, on logits and a short training run.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import statistics
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from notes_lab import runtime
+from notes_lab import invariance, runtime, scoring
 from notes_lab._deps import require
+from notes_lab.generation import greedy_generate
+from notes_lab.prompts import format_prompt
+from notes_lab.validation import check
+from notes_lab.vocab import LABELS
 
 logger = logging.getLogger(__name__)
-
-SHORT_DTYPE = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
+SHORT_DTYPE = {"float32": "fp32", "bfloat16": "bf16"}
 
 
 @dataclass(frozen=True)
-class ProbeSetting:
-    """One decoding configuration."""
-
-    batch_size: int
-    dtype: str = "float32"
-    threads: int | None = None
-    deterministic: bool = True
+class ProbeConfig:
+    label_prompts: int = 256
+    batch_sizes: tuple[int, ...] = (1, 8, 64)
+    dtypes: tuple[str, ...] = ("float32", "bfloat16")
+    modes: tuple[str, ...] = invariance.MODES
+    equal_length: int = 64
+    decode_prompts: int = 16
+    decode_tokens: int = 128
+    decode_batch_sizes: tuple[int, ...] = (1, 16)
+    decode_pad_to: int = 192
+    threads: int = 2
+    seed: int = 0
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
-        if self.batch_size < 1:
-            raise ValueError(f"ProbeSetting.batch_size must be >= 1, got {self.batch_size}")
-        if self.dtype not in SHORT_DTYPE:
-            raise ValueError(f"ProbeSetting.dtype must be one of {sorted(SHORT_DTYPE)}, got {self.dtype!r}")
-        if self.threads is not None and self.threads < 1:
-            raise ValueError(f"ProbeSetting.threads must be >= 1 or None, got {self.threads}")
-
-    @property
-    def name(self) -> str:
-        """Metric-safe label such as "fp32.bs8.t2.det" ("nondet" when deterministic algorithms are off)."""
-        threads = "" if self.threads is None else f".t{self.threads}"
-        kernels = "det" if self.deterministic else "nondet"
-        return f"{SHORT_DTYPE[self.dtype]}.bs{self.batch_size}{threads}.{kernels}"
+        check(self, [
+            ("batch_sizes", len(self.batch_sizes) >= 2 and self.batch_sizes[0] == 1, "must start at 1 and have >= 2 sizes"),
+            ("dtypes", set(self.dtypes) <= set(SHORT_DTYPE), f"must be among {sorted(SHORT_DTYPE)}"),
+            ("modes", set(self.modes) <= set(invariance.MODES), f"must be among {invariance.MODES}"),
+            ("decode_batch_sizes", len(self.decode_batch_sizes) == 2, "must be two sizes"),
+            ("equal_length", self.equal_length >= 16, "must be >= 16"),
+        ])  # fmt: skip
 
 
-@dataclass
-class ProbeRun:
-    """What one setting produced: token ids per repeat and prompt, log-probs of repeat 1, seconds per repeat."""
-
-    setting: ProbeSetting
-    token_ids: list[list[list[int]]] = field(default_factory=list)
-    logprobs: list[list[float]] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
+# --- 1. label decisions ---------------------------------------------------------------------------
 
 
-def probe_settings(
-    device: str,
-    batch_sizes: Sequence[int] = (1, 8, 32),
-    threads: Sequence[int] = (1, 2),
-) -> list[ProbeSetting]:
-    """The grid. The first setting is the reference (batch 1, float32).
-
-    CPU: batch sizes x {float32, bfloat16} at the last thread count, plus float32 at the other thread
-    counts. CUDA: batch sizes x {float32, bfloat16, float16} with deterministic algorithms off (torch's
-    default), plus the largest batch with deterministic algorithms on for each dtype (for the slowdown).
-    """
-    if device.startswith("cuda"):
-        dtypes = ("float32", "bfloat16", "float16")
-        grid = [ProbeSetting(b, d, None, False) for d in dtypes for b in batch_sizes]
-        return grid + [ProbeSetting(max(batch_sizes), d, None, True) for d in dtypes]
-    main, others = threads[-1], threads[:-1]
-    grid = [ProbeSetting(b, d, main, True) for d in ("float32", "bfloat16") for b in batch_sizes]
-    return grid + [ProbeSetting(b, "float32", t, True) for t in others for b in batch_sizes]
+def label_rows(
+    tokenizer: Any, papers: Sequence[dict], equal_length: int | None
+) -> tuple[list[list[int]], list[int]]:
+    """Token ids up to where the label is written, and the label tokens; with `equal_length`, every row
+    cut to its last `equal_length` tokens (no padding anywhere)."""
+    split = scoring.split_at_label(scoring.answer_ids(tokenizer))
+    if split is None:
+        raise ValueError("label_rows: the labels are not single tokens for this tokenizer")
+    start, token_of = split
+    rows = [list(tokenizer(format_prompt(p))["input_ids"]) + start for p in papers]
+    if equal_length is not None:
+        rows = [row[-equal_length:] for row in rows]
+    return rows, [token_of[label] for label in LABELS]
 
 
-def greedy_generate(
-    model: Any, tokenizer: Any, prompts: Sequence[str], batch_size: int, max_new_tokens: int
-) -> tuple[list[list[int]], list[list[float]]]:
-    """Greedy outputs (token ids) and the log-probability of each chosen token, prompt by prompt."""
-    torch = require("torch")
-    device = next(model.parameters()).device
-    model.generation_config.eos_token_id = None  # decode exactly max_new_tokens tokens
-    token_ids: list[list[int]] = []
-    logprobs: list[list[float]] = []
-    for start in range(0, len(prompts), batch_size):
-        chunk = list(prompts[start : start + batch_size])
-        inputs = tokenizer(chunk, return_tensors="pt", padding=True).to(device)
-        with torch.inference_mode():
-            out = model.generate(**inputs, do_sample=False, num_beams=1, max_new_tokens=max_new_tokens,
-                                 pad_token_id=tokenizer.pad_token_id, return_dict_in_generate=True,
-                                 output_logits=True)  # fmt: skip
-        new_B_T = out.sequences[:, inputs["input_ids"].shape[1] :]
-        logits_B_T_V = torch.stack(out.logits, dim=1).float()
-        chosen_B_T = torch.log_softmax(logits_B_T_V, dim=-1).gather(-1, new_B_T.unsqueeze(-1)).squeeze(-1)
-        token_ids.extend(new_B_T.cpu().tolist())
-        logprobs.extend(chosen_B_T.cpu().tolist())
-    return token_ids, logprobs
-
-
-def run_setting(
-    model_dir: str, prompts: Sequence[str], setting: ProbeSetting, repeats: int, max_new_tokens: int,
-    seed: int, device: str,
-) -> ProbeRun:  # fmt: skip
-    """Load the model in the setting's dtype and decode all prompts `repeats` times."""
-    from notes_lab import models
-
-    runtime.configure_determinism(setting.deterministic, threads=setting.threads)
-    model, tokenizer = models.load_causal_lm(model_dir, device=device, dtype=setting.dtype)
-    run = ProbeRun(setting)
-    for _ in range(repeats):
-        runtime.seed_everything(seed)
-        _synchronize(device)
-        started = time.perf_counter()
-        ids, logprobs = greedy_generate(model, tokenizer, prompts, setting.batch_size, max_new_tokens)
-        _synchronize(device)
-        run.seconds.append(time.perf_counter() - started)
-        run.token_ids.append(ids)
-        if not run.logprobs:
-            run.logprobs = logprobs
-    logger.info("%s: %.2fs per repeat", setting.name, statistics.mean(run.seconds))
-    return run
-
-
-def run_probe(
-    model_dir: str, prompts: Sequence[str], settings: Sequence[ProbeSetting], repeats: int,
-    max_new_tokens: int, seed: int, device: str,
-) -> list[ProbeRun]:  # fmt: skip
-    """Every setting in order; restores deterministic algorithms (on) afterwards."""
-    try:
-        return [run_setting(model_dir, prompts, s, repeats, max_new_tokens, seed, device) for s in settings]
-    finally:
-        runtime.configure_determinism(True, threads=settings[0].threads if settings else None)
-
-
-def _synchronize(device: str) -> None:
-    if device.startswith("cuda"):
-        require("torch").cuda.synchronize()
-
-
-# ---------------------------------------------------------------- summaries
-
-
-def token_hash(token_ids: Sequence[Sequence[int]]) -> str:
-    """sha256 of the compact JSON of the token ids (prompt order)."""
-    return hashlib.sha256(
-        json.dumps([list(row) for row in token_ids], separators=(",", ":")).encode()
-    ).hexdigest()
-
-
-def identical_share(run: ProbeRun) -> tuple[float, int]:
-    """(share of repeat-2..K outputs equal to repeat 1, how many outputs were compared)."""
-    first, later = run.token_ids[0], run.token_ids[1:]
-    compared = [other[i] == first[i] for other in later for i in range(len(first))]
-    return (sum(compared) / len(compared) if compared else 1.0), len(compared)
-
-
-def first_divergence(reference: Sequence[int], other: Sequence[int]) -> int | None:
-    """0-based index of the first differing token; the shorter length if one is a prefix; None if equal."""
-    for position, (a, b) in enumerate(zip(reference, other, strict=False)):
-        if a != b:
-            return position
-    return None if len(reference) == len(other) else min(len(reference), len(other))
-
-
-def changed_share(runs: Sequence[ProbeRun]) -> tuple[float, int]:
-    """(share of prompts whose repeat-1 output is not identical in all `runs`, number of prompts)."""
-    n_prompts = len(runs[0].token_ids[0])
-    changed = sum(len({tuple(run.token_ids[0][i]) for run in runs}) > 1 for i in range(n_prompts))
-    return changed / n_prompts, n_prompts
-
-
-def divergence_positions(reference: ProbeRun, other: ProbeRun) -> list[int]:
-    """First divergence position of every prompt whose output changed vs the reference."""
-    pairs = zip(reference.token_ids[0], other.token_ids[0], strict=True)
-    return [pos for ref, out in pairs if (pos := first_divergence(ref, out)) is not None]
-
-
-def max_logprob_delta(reference: ProbeRun, other: ProbeRun) -> float:
-    """Largest |log p_ref - log p_other| of the chosen tokens before each prompt's first divergence."""
-    largest = 0.0
-    for ref_ids, out_ids, ref_lp, out_lp in zip(
-        reference.token_ids[0], other.token_ids[0], reference.logprobs, other.logprobs, strict=True
-    ):
-        stop = first_divergence(ref_ids, out_ids)
-        stop = len(ref_ids) if stop is None else stop
-        for position in range(stop):
-            largest = max(largest, abs(ref_lp[position] - out_lp[position]))
-    return largest
-
-
-def summarize(runs: Sequence[ProbeRun]) -> dict[str, Any]:
-    """Per-setting numbers vs the first run (the reference), plus the cross-setting change shares."""
-    reference = runs[0]
-    per_setting = {}
-    for run in runs:
-        share, n = identical_share(run)
-        positions = divergence_positions(reference, run)
-        per_setting[run.setting.name] = {
-            "identical_share": share,
-            "identical_n": n,
-            "token_sha256": token_hash(run.token_ids[0]),
-            "changed_vs_reference": len(positions),
-            "divergence_positions": positions,
-            "max_abs_logprob_delta": max_logprob_delta(reference, run),
-            "seconds": statistics.mean(run.seconds),
-        }
-    return {"reference": reference.setting.name, "settings": per_setting, **_cross_setting(runs)}
-
-
-def _cross_setting(runs: Sequence[ProbeRun]) -> dict[str, Any]:
-    """Change shares among settings that share the reference's threads and kernels.
-
-    changed_across_batch_sizes: per dtype (short name), over that dtype's batch sizes.
-    changed_across_dtypes: over the dtypes at the reference batch size.
-    """
-    ref = runs[0].setting
-    comparable = [
-        r for r in runs if (r.setting.threads, r.setting.deterministic) == (ref.threads, ref.deterministic)
-    ]
-    by_dtype: dict[str, float] = {}
-    for dtype in dict.fromkeys(r.setting.dtype for r in comparable):
-        by_dtype[SHORT_DTYPE[dtype]] = changed_share([r for r in comparable if r.setting.dtype == dtype])[0]
-    across_dtypes, n_prompts = changed_share(
-        [r for r in comparable if r.setting.batch_size == ref.batch_size]
+def label_scores(
+    model: Any, rows: list[list[int]], candidates: list[int], pad_id: int, batch_size: int
+) -> list[list[float]]:
+    """Scores in the model's own dtype (no bf16 autocast on CUDA), on the model's device."""
+    device = str(next(model.parameters()).device)
+    return scoring.next_token_scores(
+        model, rows, candidates, pad_id, batch_size, device, require("torch"), autocast=False
     )
+
+
+def compare_scores(reference: list[list[float]], other: list[list[float]]) -> dict[str, Any]:
+    deltas = [
+        abs(a - b) for ra, rb in zip(reference, other, strict=True) for a, b in zip(ra, rb, strict=True)
+    ]
+    flips = sum(_argmax(ra) != _argmax(rb) for ra, rb in zip(reference, other, strict=True))
+    return {"max_abs_delta": max(deltas), "flips": flips}
+
+
+def margins(scores: list[list[float]]) -> list[float]:
+    """Top-1 minus top-2 log-probability per row: how far each decision is from a tie."""
+    return [sorted(row, reverse=True)[0] - sorted(row, reverse=True)[1] for row in scores]
+
+
+def _argmax(row: list[float]) -> int:
+    return max(range(len(row)), key=row.__getitem__)
+
+
+def label_grid(model_dir: str, papers: Sequence[dict], cfg: ProbeConfig) -> dict[str, Any]:
+    """Every mode x dtype x padding x batch size; differences are against batch 1 of the same setting."""
+    from notes_lab.models import load_causal_lm
+
+    out: dict[str, Any] = {"settings": {}, "seconds": {}}
+    for dtype in cfg.dtypes:
+        model, tokenizer = load_causal_lm(model_dir, device=cfg.device, dtype=dtype)
+        for padding, length in (("equal", cfg.equal_length), ("padded", None)):
+            rows, candidates = label_rows(tokenizer, papers, length)
+            for mode in cfg.modes:
+                with invariance.matmul_mode(model, mode):
+                    started = time.perf_counter()
+                    reference = label_scores(model, rows, candidates, tokenizer.pad_token_id, 1)
+                    out["seconds"][f"{mode}/{SHORT_DTYPE[dtype]}/{padding}"] = time.perf_counter() - started
+                    if mode == "default" and dtype == "float32" and padding == "padded":
+                        out["reference"] = reference
+                    for batch_size in cfg.batch_sizes[1:]:
+                        other = label_scores(model, rows, candidates, tokenizer.pad_token_id, batch_size)
+                        name = f"{mode}/{SHORT_DTYPE[dtype]}/{padding}/bs{batch_size}"
+                        out["settings"][name] = compare_scores(reference, other)
+    out["n"] = len(papers)
+    return out
+
+
+def reference_margins(model_dir: str, papers: Sequence[dict], cfg: ProbeConfig) -> list[float]:
+    """Decision margins of the fp32 default model on `papers` (natural lengths, batches of 64)."""
+    from notes_lab.models import load_causal_lm
+
+    model, tokenizer = load_causal_lm(model_dir, device=cfg.device, dtype="float32")
+    rows, candidates = label_rows(tokenizer, papers, None)
+    return margins(label_scores(model, rows, candidates, tokenizer.pad_token_id, 64))
+
+
+# --- 2. long greedy decodes ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decodes:
+    token_ids: list[list[int]]
+    logprobs: list[list[float]]
+    seconds: float
+
+
+def decode(
+    model: Any, tokenizer: Any, prompts: list[str], batch_size: int, cfg: ProbeConfig, fixed_pad: bool
+) -> Decodes:
+    runtime.seed_everything(cfg.seed)
+    started = time.perf_counter()
+    out = greedy_generate(model, tokenizer, prompts, cfg.decode_tokens, batch_size, stop_at_eos=False,
+                          with_logprobs=True, pad_to=cfg.decode_pad_to if fixed_pad else None, autocast=False)  # fmt: skip
+    return Decodes(out.token_ids, out.logprobs, time.perf_counter() - started)
+
+
+def first_divergence(a: Sequence[int], b: Sequence[int]) -> int | None:
+    """0-based index of the first differing token; None when equal."""
+    return next((i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y), None)
+
+
+def compare_decodes(small: Decodes, large: Decodes) -> dict[str, Any]:
+    """Prompts whose completion changed between the two batch sizes, where, and the largest |delta log-prob|
+    of the chosen tokens before the first divergence."""
+    positions, delta = [], 0.0
+    for ids_a, ids_b, lp_a, lp_b in zip(
+        small.token_ids, large.token_ids, small.logprobs, large.logprobs, strict=True
+    ):
+        stop = first_divergence(ids_a, ids_b)
+        if stop is not None:
+            positions.append(stop)
+        upto = len(ids_a) if stop is None else stop
+        delta = max([delta, *(abs(x - y) for x, y in zip(lp_a[:upto], lp_b[:upto], strict=True))])
+    return {"changed": len(positions), "first_divergence": positions, "max_abs_logprob_delta": delta,
+            "unique_completions": len({tuple(x) for x in small.token_ids + large.token_ids})}  # fmt: skip
+
+
+def decode_grid(model_dir: str, papers: Sequence[dict], cfg: ProbeConfig) -> dict[str, Any]:
+    from notes_lab.models import load_causal_lm
+
+    prompts = [format_prompt(p) for p in papers[: cfg.decode_prompts]]
+    small, large = cfg.decode_batch_sizes
+    out: dict[str, Any] = {"settings": {}, "n": len(prompts), "tokens": cfg.decode_tokens}
+    plan = [(mode, "float32") for mode in cfg.modes] + [("default", d) for d in cfg.dtypes if d != "float32"]
+    for mode, dtype in plan:
+        model, tokenizer = load_causal_lm(model_dir, device=cfg.device, dtype=dtype)
+        fixed = mode == "batch_invariant"
+        with invariance.matmul_mode(model, mode):
+            first, second = (
+                decode(model, tokenizer, prompts, small, cfg, fixed),
+                decode(model, tokenizer, prompts, large, cfg, fixed),
+            )
+            result = compare_decodes(first, second)
+            result["seconds"] = first.seconds + second.seconds
+            if mode == "default" and dtype == "float32":
+                again = decode(model, tokenizer, prompts, large, cfg, fixed)
+                out["repeat_identical"] = sum(
+                    a == b for a, b in zip(again.token_ids, second.token_ids, strict=True)
+                )
+        out["settings"][f"{mode}/{SHORT_DTYPE[dtype]}"] = result
+    return out
+
+
+# --- 3. threads on a long reduction ----------------------------------------------------------------
+
+
+def threads_check(k: int = 4096, threads: int = 2, seed: int = 0) -> dict[str, Any]:
+    """A (64 x k) @ (k x 256) matmul and a sum over 2^20 values, with 1 thread and with `threads`."""
+    torch = require("torch")
+    generator = torch.Generator().manual_seed(seed)
+    a, b = torch.randn(64, k, generator=generator), torch.randn(k, 256, generator=generator)
+    v = torch.randn(1 << 20, generator=generator)
+    results = {}
+    previous = torch.get_num_threads()
+    try:
+        for n in (1, threads):
+            torch.set_num_threads(n)
+            started = time.perf_counter()
+            results[n] = (a @ b, v.sum(), time.perf_counter() - started)
+    finally:
+        torch.set_num_threads(previous)
+    (mm1, s1, t1), (mm2, s2, t2) = results[1], results[threads]
+    return {"matmul_max_abs_diff": float((mm1 - mm2).abs().max()), "sum_abs_diff": float((s1 - s2).abs()),
+            "k": k, "seconds_1": t1, f"seconds_{threads}": t2}  # fmt: skip
+
+
+# --- summaries the notebook captures ---------------------------------------------------------------
+
+
+def margin_summary(values: Sequence[float], drift: float, k: int = 10) -> dict[str, Any]:
+    """Quantiles of the decision margins, near-tie counts, and the power of the probe.
+
+    Expected flips at a drift d are about decisions x P(margin < d). For drifts far below every margin
+    seen, P(margin < d) ~ density(0) x d, with the density near a tie estimated from the k smallest
+    margins as k / (n x m_k) (m_k the k-th smallest): an over-estimate if the density grows away from 0,
+    so `decisions_per_flip`, the number of decisions it takes to expect one flip at `drift`, errs low.
+    """
+    ordered = sorted(values)
+    n = len(ordered)
+    k = min(k, n)
+    density = k / (n * ordered[k - 1]) if ordered[k - 1] > 0 else float("inf")
     return {
-        "changed_across_batch_sizes": by_dtype,
-        "changed_across_dtypes": across_dtypes,
-        "n_prompts": n_prompts,
+        "median": statistics.median(ordered),
+        "p01": ordered[round(0.01 * (n - 1))],
+        "p10": ordered[round(0.10 * (n - 1))],
+        "smallest": ordered[0],
+        "below_1e-2": sum(v < 1e-2 for v in ordered),
+        "below_1e-4": sum(v < 1e-4 for v in ordered),
+        "density_near_tie": density,
+        "expected_flips": density * drift * n,
+        "decisions_per_flip": (1.0 / (density * drift)) if density > 0 and drift > 0 else None,
+        "n": n,
     }
-
-
-def slowdown(runs: Sequence[ProbeRun], slow: ProbeSetting, fast: ProbeSetting) -> float:
-    """Mean seconds of `slow` divided by mean seconds of `fast` (both must be in `runs`)."""
-    seconds = {run.setting: statistics.mean(run.seconds) for run in runs}
-    return seconds[slow] / seconds[fast]

@@ -1,28 +1,22 @@
-"""Evaluation of greedy completions: contract rates, label metrics, calibration.
+"""Evaluation: contract rates of completions, label metrics, calibration. Plain Python, no torch.
 
-All functions here are plain Python except `greedy_generate`, which imports torch lazily.
-"Invalid" (no valid payload) is a prediction of its own: it counts as wrong everywhere, it
-belongs to no class (so it lowers recall and never raises precision), and it has its own
-column in the confusion matrix, as in the original evaluation (seed-experiments.md §2).
+"Invalid" (no valid payload) is a prediction of its own: it counts as wrong everywhere, it belongs to
+no class (so it lowers recall and never raises precision), and it has its own column in the confusion
+matrix, as in the original evaluation (seed-experiments.md §2).
 """
 
 from __future__ import annotations
 
 import logging
-import math
+import random
+import statistics
+from collections.abc import Sequence
 from typing import Any
 
 from notes_lab.contract import parse_completion
-
-try:  # one source of truth for the label order, when the data module is present
-    from notes_lab.data import LABELS
-except ImportError:  # pragma: no cover - only while lab.data does not exist yet
-    LABELS = ("disruptive", "consolidating", "neutral")
+from notes_lab.vocab import CONFIDENCE_PROBABILITY, INVALID, LABELS
 
 logger = logging.getLogger(__name__)
-
-INVALID = "invalid"
-CONFIDENCE_VALUES = {"low": 0.2, "medium": 0.5, "high": 0.8}
 
 
 def classification_metrics(gold: list[str], predicted: list[str | None]) -> dict[str, Any]:
@@ -78,13 +72,13 @@ def calibration_error(confidences: list[str | None], correct: list[bool]) -> dic
     if len(confidences) != len(correct):
         raise ValueError(f"confidences has {len(confidences)} rows but correct has {len(correct)}")
     stated = [(c, ok) for c, ok in zip(confidences, correct, strict=True) if c is not None]
-    bad = sorted({c for c, _ in stated if c not in CONFIDENCE_VALUES})
+    bad = sorted({c for c, _ in stated if c not in CONFIDENCE_PROBABILITY})
     if bad:
-        raise ValueError(f"confidences: values must be in {tuple(CONFIDENCE_VALUES)} or None, got {bad}")
+        raise ValueError(f"confidences: values must be in {tuple(CONFIDENCE_PROBABILITY)} or None, got {bad}")
     total = len(stated)
     result: dict[str, Any] = {"n": total}
     ece = 0.0
-    for bucket, value in CONFIDENCE_VALUES.items():
+    for bucket, value in CONFIDENCE_PROBABILITY.items():
         hits = [ok for c, ok in stated if c == bucket]
         accuracy = sum(hits) / len(hits) if hits else None
         result[f"count/{bucket}"] = len(hits)
@@ -104,9 +98,6 @@ def calibration_error_se(
     ECE is not a rate, so a binomial SE does not describe it; this is the spread of ECE over
     `resamples` resampled evaluation sets. None when no row states a confidence.
     """
-    import random
-    import statistics
-
     rows = list(zip(confidences, correct, strict=True))
     if not any(c is not None for c, _ in rows):
         return None
@@ -153,14 +144,7 @@ def evaluate_completions(papers: list[dict], completions: list[str]) -> dict[str
         raise ValueError(f"papers has {len(papers)} rows but completions has {len(completions)}")
     parsed = [parse_completion(text) for text in completions]
     gold = [paper["disruption_label"] for paper in papers]
-    n = len(parsed)
-    result: dict[str, Any] = {
-        "parse_rate": sum(p.parse_ok for p in parsed) / n,
-        "raw_json_rate": sum(p.raw_json_ok for p in parsed) / n,
-        "strict_format_rate": sum(p.format_strict_ok for p in parsed) / n,
-        "payload_valid_rate": sum(p.payload_valid for p in parsed) / n,
-        "think_tag_rate": sum(p.has_think_tags for p in parsed) / n,
-    }
+    result: dict[str, Any] = dict(contract_rates(completions))
     result.update(classification_metrics(gold, [p.label for p in parsed]))
     correct = [p.label == g for p, g in zip(parsed, gold, strict=True)]
     confidences = [p.confidence for p in parsed]
@@ -170,98 +154,29 @@ def evaluate_completions(papers: list[dict], completions: list[str]) -> dict[str
     return result
 
 
-def greedy_generate(
-    model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int, batch_size: int, device: str
-) -> list[str]:
-    """Greedy completions (do_sample=False, one beam, left padding), prompt tokens stripped.
-
-    On CUDA the forward runs under bf16 autocast, as in training; on CPU it runs in the model's dtype.
-    """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    import torch
-
-    previous_side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
-    was_training = model.training
-    model.eval()
-    completions: list[str] = []
-    try:
-        for start in range(0, len(prompts), batch_size):
-            batch = tokenizer(prompts[start : start + batch_size], return_tensors="pt", padding=True)
-            batch = {key: tensor.to(device) for key, tensor in batch.items() if key != "token_type_ids"}
-            on_gpu = device.startswith("cuda")
-            with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=on_gpu):
-                generated = model.generate(
-                    **batch,
-                    max_new_tokens=max_new_tokens,
-                    do_sample=False,
-                    num_beams=1,
-                    pad_token_id=tokenizer.pad_token_id,
-                    eos_token_id=tokenizer.eos_token_id,
-                )
-            new_tokens = generated[:, batch["input_ids"].shape[1] :]
-            completions.extend(tokenizer.batch_decode(new_tokens, skip_special_tokens=True))
-    finally:
-        tokenizer.padding_side = previous_side
-        model.train(was_training)
-    logger.debug("generated %d completions", len(completions))
-    return completions
+def contract_rates(completions: Sequence[str]) -> dict[str, float]:
+    """Shares of completions that parse, are raw JSON, meet the strict two-key format, carry a valid payload."""
+    if not completions:
+        raise ValueError("contract_rates: no completions")
+    parsed = [parse_completion(text) for text in completions]
+    n = len(parsed)
+    return {
+        "parse_rate": sum(p.parse_ok for p in parsed) / n,
+        "raw_json_rate": sum(p.raw_json_ok for p in parsed) / n,
+        "strict_format_rate": sum(p.format_strict_ok for p in parsed) / n,
+        "payload_valid_rate": sum(p.payload_valid for p in parsed) / n,
+        "think_tag_rate": sum(p.has_think_tags for p in parsed) / n,
+    }
 
 
-def label_probabilities(
-    model: Any, tokenizer: Any, papers: list[dict], batch_size: int, device: str
-) -> list[dict[str, float]]:
-    """Per paper, the policy's probability of each label after its prompt, renormalised over LABELS.
-
-    Each candidate ``"disruption_label": "<label>"`` is scored teacher-forced after the prompt,
-    tokenised as generation sees it (prompt, then answer tokens); the shared start of the answer
-    cancels in the renormalisation. No sampling: the same weights give the same numbers.
-    """
-    import torch
-
-    from notes_lab.prompts import format_prompt, label_answer_prefix
-
-    sequences = []  # (paper index, label, token ids, number of answer tokens)
-    for index, paper in enumerate(papers):
-        prompt_ids = list(tokenizer(format_prompt(paper))["input_ids"])
-        for label in LABELS:
-            answer_ids = list(tokenizer(label_answer_prefix(label), add_special_tokens=False)["input_ids"])
-            sequences.append((index, label, prompt_ids + answer_ids, len(answer_ids)))
-    log_probs: dict[tuple[int, str], float] = {}
-    was_training = model.training
-    model.eval()
-    try:
-        for start in range(0, len(sequences), batch_size):
-            chunk = sequences[start : start + batch_size]
-            scores = _answer_log_probs(model, [ids for _, _, ids, _ in chunk], [k for *_, k in chunk],
-                                       tokenizer.pad_token_id, device, torch)  # fmt: skip
-            log_probs.update(
-                {(i, label): score for (i, label, _, _), score in zip(chunk, scores, strict=True)}
-            )
-    finally:
-        model.train(was_training)
-    return [_normalised({label: log_probs[(i, label)] for label in LABELS}) for i in range(len(papers))]
-
-
-def _answer_log_probs(
-    model: Any, rows: list[list[int]], answer_lengths: list[int], pad_id: int, device: str, torch: Any
-) -> list[float]:
-    """Sum of the log-probabilities of each row's last `answer_length` tokens (right-padded batch)."""
-    width = max(len(row) for row in rows)
-    ids = torch.tensor([row + [pad_id] * (width - len(row)) for row in rows], device=device)
-    mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in rows], device=device)
-    with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
-        logits = model(input_ids=ids, attention_mask=mask).logits.float()
-    token_log_probs = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None]).squeeze(-1)
-    return [
-        float(token_log_probs[i, len(row) - 1 - k : len(row) - 1].sum())
-        for i, (row, k) in enumerate(zip(rows, answer_lengths, strict=True))
-    ]
-
-
-def _normalised(log_probs: dict[str, float]) -> dict[str, float]:
-    top = max(log_probs.values())
-    weights = {label: math.exp(value - top) for label, value in log_probs.items()}
-    total = sum(weights.values())
-    return {label: weight / total for label, weight in weights.items()}
+def macro_f1_bootstrap_se(
+    gold: Sequence[str], predicted: Sequence[str | None], resamples: int = 200, seed: int = 0
+) -> float:
+    """Bootstrap SE of macro-F1 over rows (seeded): macro-F1 is not a rate, so no binomial SE fits it."""
+    rng = random.Random(seed)
+    rows = list(zip(gold, predicted, strict=True))
+    values = []
+    for _ in range(resamples):
+        sample = [rows[rng.randrange(len(rows))] for _ in rows]
+        values.append(classification_metrics([g for g, _ in sample], [p for _, p in sample])["macro_f1"])
+    return statistics.stdev(values)

@@ -7,8 +7,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-LABELS = ("disruptive", "consolidating", "neutral")
-NOVELTY_LABELS = ("novel", "balanced", "conventional")
+from notes_lab.vocab import LABELS, NOVELTY_LABELS
+
 PAPER_FIELDS: tuple[str, ...] = (
     "openalex_id",
     "title",

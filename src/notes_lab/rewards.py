@@ -45,7 +45,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from notes_lab.contract import LABEL_VALUES, ParsedCompletion, parse_completion
+from notes_lab.contract import ParsedCompletion, parse_completion
+from notes_lab.vocab import LABELS
 
 logger = logging.getLogger(__name__)
 
@@ -76,14 +77,13 @@ class RewardSpec:
         for attr in ("unparseable", "think_penalty", "invalid_payload"):
             if getattr(self, attr) > 0:
                 raise ValueError(f"RewardSpec.{attr}: a penalty must be <= 0, got {getattr(self, attr)}")
-        if self.correct <= self.wrong:
-            raise ValueError(f"RewardSpec.correct: must exceed wrong ({self.wrong}), got {self.correct}")
+        if self.correct < self.wrong:
+            raise ValueError(f"RewardSpec.correct: must be at least wrong ({self.wrong}), got {self.correct}")
         for attr in ("correct_multipliers", "class_priors"):
             for label, weight in getattr(self, attr):
-                if label not in LABEL_VALUES or weight <= 0:
+                if label not in LABELS or weight <= 0:
                     raise ValueError(
-                        f"RewardSpec.{attr}: need (label in {LABEL_VALUES}, weight > 0), got "
-                        f"({label!r}, {weight})"
+                        f"RewardSpec.{attr}: need (label in {LABELS}, weight > 0), got ({label!r}, {weight})"
                     )
         if not 0.0 < self.recall_floor <= 1.0:
             raise ValueError(f"RewardSpec.recall_floor: must be in (0, 1], got {self.recall_floor}")
@@ -110,7 +110,11 @@ CLASS_WEIGHTED = RewardSpec(
 BALANCED = RewardSpec(
     "balanced", contract_bonus=0.05, correct=1.0, wrong=-0.6, invalid_payload=-0.75, recall_balancing=True
 )
-REWARD_SPECS: dict[str, RewardSpec] = {s.name: s for s in (SOFT, STRONG, CLASS_WEIGHTED, BALANCED)}
+# The control for RL from the base: strong's format terms, no task term (a correct label earns nothing).
+FORMAT_ONLY = RewardSpec("format_only", contract_bonus=0.05, correct=0.0, wrong=0.0, invalid_payload=-0.75)
+REWARD_SPECS: dict[str, RewardSpec] = {
+    s.name: s for s in (SOFT, STRONG, CLASS_WEIGHTED, BALANCED, FORMAT_ONLY)
+}
 
 
 def reward_spec(name: str, train_labels: Sequence[str] | None = None) -> RewardSpec:
@@ -184,9 +188,9 @@ def score_batch(completions: Sequence[str], gold: Sequence[str], spec: RewardSpe
     """Score a batch of raw completions against gold labels (the batch matters only for ``balanced``)."""
     if len(completions) != len(gold):
         raise ValueError(f"completions has {len(completions)} rows but gold has {len(gold)}")
-    unknown = sorted({g for g in gold if g not in LABEL_VALUES})
+    unknown = sorted({g for g in gold if g not in LABELS})
     if unknown:
-        raise ValueError(f"gold: labels must be in {LABEL_VALUES}, got {unknown}")
+        raise ValueError(f"gold: labels must be in {LABELS}, got {unknown}")
     parsed = [parse_completion(text) for text in completions]
     weights = recall_balancing_weights(parsed, gold, spec) if spec.recall_balancing and parsed else {}
     return [score_parsed(p, g, spec, weights.get(g, 1.0)) for p, g in zip(parsed, gold, strict=True)]

@@ -14,7 +14,7 @@ that Part 2's variants change (x3 for a correct "disruptive") would cancel insid
 `group_advantages` is the same arithmetic as a small pure function, used for the zero-spread metric.
 
 The policy is a fresh LoRA on an fp32 base: the base with the SFT adapter merged in (RL from SFT) or
-the bare base (RL from base). Held-out evaluation uses greedy decodes (`evaluate.greedy_generate`)
+the bare base (RL from base). Held-out evaluation uses greedy decodes (`generation.greedy_generate`)
 graded by `evaluate.evaluate_completions` plus the reward, at step 0 and every ``eval_every`` steps.
 """
 
@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from notes_lab import evaluate, rewards, runtime
+from notes_lab import evaluate, rewards, runtime, scoring
 from notes_lab._deps import require
+from notes_lab.generation import greedy_generate
 from notes_lab.prompts import ANSWER_PREFIX, format_prompt
 
 logger = logging.getLogger(__name__)
@@ -229,13 +230,13 @@ def evaluate_policy(
     """Greedy decodes on `papers` (contract and label metrics, reward and components, length, hash) and
     the policy's label probabilities (`evaluate.soft_class_metrics`)."""
     prompts = [format_prompt(p) for p in papers]
-    generated = evaluate.greedy_generate(
-        model, tokenizer, prompts, settings.max_completion_length, settings.eval_batch_size, settings.device
-    )
+    generated = greedy_generate(
+        model, tokenizer, prompts, settings.max_completion_length, settings.eval_batch_size
+    ).texts
     completions = [ANSWER_PREFIX + text for text in generated]  # the prompt ends inside the answer's "{"
     result = evaluate.evaluate_completions(papers, completions)
     gold = [p["disruption_label"] for p in papers]
-    probabilities = evaluate.label_probabilities(
+    probabilities = scoring.label_probabilities(
         model, tokenizer, papers, settings.eval_batch_size, settings.device
     )
     result.update(evaluate.soft_class_metrics(gold, probabilities))

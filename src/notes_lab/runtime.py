@@ -150,3 +150,8 @@ def quiet_libraries() -> None:
     transformers = require("transformers")
     transformers.utils.logging.disable_progress_bar()
     transformers.utils.logging.set_verbosity_error()
+
+
+def environment() -> dict[str, str]:
+    """A copy of this process's environment (for subprocesses that must start from it)."""
+    return dict(os.environ)

@@ -22,15 +22,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from notes_lab import evaluate, memory, runtime
-from notes_lab.prompts import ANSWER_PREFIX, completion_after_prompt, format_prompt
+from notes_lab import runtime
+from notes_lab.prompts import completion_after_prompt, format_prompt
+from notes_lab.schedules import SCHEDULES, lr_factor
+from notes_lab.tensors import IGNORE_INDEX, right_padded
+from notes_lab.validation import check
 
 logger = logging.getLogger(__name__)
 
 ARMS = ("lora", "qlora", "dora", "qdora")
 TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-SCHEDULES = ("cosine", "constant")
-IGNORE_INDEX = -100
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class SFTConfig:
     alpha: int = 32
     dropout: float = 0.05
     target_modules: tuple[str, ...] = TARGET_MODULES
-    lr: float = 1e-3
+    learning_rate: float = 1e-3
     weight_decay: float = 0.0
     steps: int = 150
     batch_size: int = 8
@@ -56,13 +57,13 @@ class SFTConfig:
     timing_warmup_steps: int = 3
 
     def __post_init__(self) -> None:
-        rules = [
+        check(self, [
             ("arm", self.arm in ARMS, f"must be one of {ARMS}"),
             ("rank", self.rank >= 1, "must be >= 1"),
             ("alpha", self.alpha > 0, "must be > 0"),
             ("dropout", 0.0 <= self.dropout < 1.0, "must be in [0, 1)"),
             ("target_modules", len(self.target_modules) > 0, "must name at least one module"),
-            ("lr", self.lr > 0, "must be > 0"),
+            ("learning_rate", self.learning_rate > 0, "must be > 0"),
             ("weight_decay", self.weight_decay >= 0, "must be >= 0"),
             ("steps", self.steps >= 1, "must be >= 1"),
             ("batch_size", self.batch_size >= 1, "must be >= 1"),
@@ -73,10 +74,7 @@ class SFTConfig:
             ("threads", self.threads is None or self.threads >= 1, "must be None or >= 1"),
             ("device", self.device == "cpu" or self.device.startswith("cuda"), "must be 'cpu' or 'cuda[:i]'"),
             ("timing_warmup_steps", self.timing_warmup_steps >= 0, "must be >= 0"),
-        ]
-        for name, ok, rule in rules:
-            if not ok:
-                raise ValueError(f"SFTConfig.{name} {rule}, got {getattr(self, name)!r}")
+        ])  # fmt: skip
 
     @property
     def quantized(self) -> bool:
@@ -172,18 +170,8 @@ def encode_example(
 def collate(rows: list[tuple[list[int], list[int]]], pad_token_id: int) -> dict[str, Any]:
     """Right-pad a list of (input_ids, labels) into tensors; pad positions are masked and ignored."""
     torch = _require("torch")
-    width = max(len(ids) for ids, _ in rows)
-    input_ids, labels, attention = [], [], []
-    for ids, labs in rows:
-        pad = width - len(ids)
-        input_ids.append(ids + [pad_token_id] * pad)
-        labels.append(labs + [IGNORE_INDEX] * pad)
-        attention.append([1] * len(ids) + [0] * pad)
-    return {
-        "input_ids": torch.tensor(input_ids, dtype=torch.long),
-        "labels": torch.tensor(labels, dtype=torch.long),
-        "attention_mask": torch.tensor(attention, dtype=torch.long),
-    }
+    ids, mask, labels = right_padded([r[0] for r in rows], pad_token_id, torch, labels=[r[1] for r in rows])
+    return {"input_ids": ids, "labels": labels, "attention_mask": mask}
 
 
 def batch_order(n_rows: int, batch_size: int, steps: int, seed: int) -> list[list[int]]:
@@ -199,16 +187,6 @@ def batch_order(n_rows: int, batch_size: int, steps: int, seed: int) -> list[lis
     return [order[i * batch_size : (i + 1) * batch_size] for i in range(steps)]
 
 
-def lr_factor(step: int, config: SFTConfig) -> float:
-    """Linear warm-up over `warmup_steps`, then constant or cosine decay to 0 at `steps`."""
-    if step < config.warmup_steps:
-        return (step + 1) / config.warmup_steps
-    if config.schedule == "constant":
-        return 1.0
-    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
-    return 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
 def train(model: Any, tokenizer: Any, papers: list[dict], config: SFTConfig) -> TrainResult:
     """Train the adapter of `model` on `papers` for `config.steps` steps; return the measurements."""
     torch = _require("torch")
@@ -219,8 +197,10 @@ def train(model: Any, tokenizer: Any, papers: list[dict], config: SFTConfig) -> 
         for p in papers
     ]
     trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, config))
+    optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(step, config.steps, config.warmup_steps, config.schedule)
+    )
     result = TrainResult(
         trainable_params=sum(p.numel() for p in trainable),
         total_params=sum(p.numel() for p in model.parameters()),
@@ -269,47 +249,6 @@ def save_adapter(model: Any, folder: str | Path) -> int:
     return weights.stat().st_size
 
 
-def run_arm(
-    config: SFTConfig,
-    base_path: str | Path,
-    train_papers: list[dict],
-    test_papers: list[dict],
-    run_folder: str | Path,
-    max_new_tokens: int = 24,
-    eval_batch_size: int = 32,
-) -> dict[str, Any]:
-    """Build, train, save (``<run_folder>/adapters/<arm>``) and evaluate one arm; return a flat record."""
-    memory.reset_peak(config.device)
-    model, tokenizer = build_arm(config, base_path)
-    trained = train(model, tokenizer, train_papers, config)
-    peak_mb = memory.window_peak_mb(config.device)  # this arm's build and training
-    adapter_bytes = save_adapter(model, Path(run_folder) / "adapters" / config.arm)
-    prompts = [format_prompt(p) for p in test_papers]
-    generated = evaluate.greedy_generate(
-        model, tokenizer, prompts, max_new_tokens, eval_batch_size, config.device
-    )
-    completions = [ANSWER_PREFIX + text for text in generated]  # the prompt ends inside the answer's "{"
-    record = {
-        "arm": config.arm,
-        "lr": config.lr,
-        "losses": trained.losses,
-        "final_loss": trained.losses[-1],
-        "trainable_params": trained.trainable_params,
-        "adapter_bytes": adapter_bytes,
-        "base_params": base_param_count(model),
-        "tokens_per_sec": trained.tokens_per_second(config.timing_warmup_steps),
-        "median_step_s": trained.median_step_seconds(config.timing_warmup_steps),
-        "train_seconds": sum(trained.step_seconds),
-        "memory_mb": peak_mb,
-        "completions": completions,
-        "eval": evaluate.evaluate_completions(test_papers, completions),
-    }
-    del model
-    if config.on_gpu:
-        _require("torch").cuda.empty_cache()
-    return record
-
-
 def base_param_count(model: Any) -> int:
     """Parameters of the frozen base, counting 4-bit packed weights at their logical size."""
     count = 0
@@ -330,54 +269,6 @@ def model_flops_utilization(base_params: int, tokens_per_sec: float, peak_flops:
     if peak_flops <= 0:
         raise ValueError(f"peak_flops must be > 0, got {peak_flops}")
     return 4.0 * base_params * tokens_per_sec / peak_flops
-
-
-def arm_configs(arms: list[str], lr_by_arm: dict[str, float], **common: Any) -> dict[str, SFTConfig]:
-    """One SFTConfig per arm, identical except for `arm` and its learning rate."""
-    missing = [arm for arm in arms if arm not in lr_by_arm]
-    if missing:
-        raise ValueError(f"arm_configs: lr_by_arm has no learning rate for {missing}")
-    return {arm: SFTConfig(arm=arm, lr=lr_by_arm[arm], **common) for arm in arms}
-
-
-def throughput_ratios(records: dict[str, dict[str, Any]]) -> dict[str, float]:
-    """tokens/s ratios between arms that are present: dora/lora, qdora/qlora, qlora/lora, qdora/lora."""
-    pairs = [("dora", "lora"), ("qdora", "qlora"), ("qlora", "lora"), ("qdora", "lora")]
-    return {
-        f"{top}_over_{bottom}_tps": records[top]["tokens_per_sec"] / records[bottom]["tokens_per_sec"]
-        for top, bottom in pairs
-        if top in records and bottom in records
-    }
-
-
-def capture_arm(record: dict[str, Any]) -> None:
-    """Capture one arm's record under ``<arm>/...`` names (rates with their n)."""
-    from repronotes import capture
-
-    arm, ev = record["arm"], record["eval"]
-    steps = list(range(1, len(record["losses"]) + 1))
-    capture.series(f"{arm}/train_loss_curve", steps, record["losses"])
-    capture.metric(f"{arm}/final_loss", record["final_loss"])
-    capture.metric(f"{arm}/lr", record["lr"])
-    for key in ("trainable_params", "adapter_bytes", "tokens_per_sec", "median_step_s"):
-        capture.metric(f"{arm}/{key}", record[key])
-    for key, value in record["memory_mb"].items():
-        capture.metric(f"{arm}/peak_{key}", value)
-    for key in ("parse_rate", "strict_format_rate", "accuracy", "macro_f1", "invalid_rate"):
-        capture.metric(f"{arm}/{key}", ev[key], n=ev["n"])
-    gold_counts = [sum(row) for row in ev["confusion"]]
-    for label, count in zip(evaluate.LABELS, gold_counts, strict=True):
-        capture.metric(f"{arm}/recall/{label}", ev[f"recall/{label}"], n=max(count, 1))
-        capture.metric(f"{arm}/predicted_share/{label}", ev[f"predicted_share/{label}"], n=ev["n"])
-    capture.metric(f"{arm}/min_recall", ev["min_recall"], n=max(ev["min_recall_n"], 1))
-    capture.metric(f"{arm}/confusion", ev["confusion"])
-    if ev["calibration/ece"] is not None:  # not a rate: its SE is a bootstrap over the rows
-        capture.metric(
-            f"{arm}/calibration_ece",
-            ev["calibration/ece"],
-            n=ev["calibration/n"],
-            se=ev["calibration/ece_se"],
-        )
 
 
 def _require(module: str) -> Any:

@@ -241,6 +241,8 @@ def compare_metrics(record: Record, run: RunResult, policy: Policy) -> list[Metr
     verdicts = []
     for name in sorted(set(record.metrics) | set(run.metrics) | set(policy.rules.required)):
         pair = policy.rules.lookup(name)
+        if pair is None and name not in run.metrics:
+            continue  # only in the record: reported once, by the declarations check
         if pair is None:
             detail = "no tolerance declared in experiment.yaml"
             verdicts.append(MetricVerdict(name, Verdict.UNEXPECTED, tolerance.shown(record.metrics.get(name)),

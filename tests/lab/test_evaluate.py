@@ -1,4 +1,4 @@
-"""Label metrics, calibration error and completion grading, checked by hand."""
+"""Label metrics, calibration error, contract rates and completion grading, checked by hand."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from notes_lab.evaluate import (
     calibration_error,
     calibration_error_se,
     classification_metrics,
+    contract_rates,
     evaluate_completions,
+    macro_f1_bootstrap_se,
     soft_class_metrics,
 )
 
@@ -130,31 +132,37 @@ def test_soft_class_metrics_by_hand():
         soft_class_metrics(gold, probabilities[:1])
 
 
-def test_label_probabilities_match_one_sequence_at_a_time(tmp_path):
-    """The right-padded batch gives the same numbers as scoring each candidate answer on its own."""
-    torch = pytest.importorskip("torch")
-    from notes_lab import evaluate, models, prompts
+STRICT = '{"disruption_label": "neutral", "confidence": "high"}'
 
-    from .papers import PAPER
 
-    papers = [PAPER, {**PAPER, "title": "A much longer title " * 5, "disruption_label": "neutral"}]
-    texts = [prompts.format_prompt(p) for p in papers] + [prompts.target_completion(PAPER)]
-    tokenizer = models.train_tokenizer(texts * 3, 320, tmp_path)
-    size = models.ModelSize(hidden=32, layers=2, heads=4, kv_heads=2, intermediate=64, vocab_size=320,
-                            max_positions=512)  # fmt: skip
-    model = models.build_model(size, tokenizer, seed=0).eval()
-    batched = evaluate.label_probabilities(model, tokenizer, papers, batch_size=4, device="cpu")
-    for paper, probabilities in zip(papers, batched, strict=True):
-        assert sum(probabilities.values()) == pytest.approx(1.0)
-        prompt_ids = tokenizer(prompts.format_prompt(paper))["input_ids"]
-        log_probs = {}
-        for label in LABELS:
-            answer_ids = tokenizer(prompts.label_answer_prefix(label), add_special_tokens=False)["input_ids"]
-            ids = torch.tensor([prompt_ids + answer_ids])
-            with torch.no_grad():
-                logits = model(input_ids=ids).logits[0]
-            token_log_probs = torch.log_softmax(logits[:-1], -1)[torch.arange(ids.shape[1] - 1), ids[0, 1:]]
-            log_probs[label] = float(token_log_probs[-len(answer_ids) :].sum())
-        total = sum(math.exp(v) for v in log_probs.values())
-        for label in LABELS:
-            assert probabilities[label] == pytest.approx(math.exp(log_probs[label]) / total, rel=1e-4)
+def test_contract_rates_by_hand():
+    completions = [
+        STRICT,
+        '{"disruption_label": "Neutral", "confidence": "high"}',  # raw JSON, valid payload, not strict
+        "```json\n" + STRICT + "\n```",  # parses after cleaning only
+        "<think>hm</think>" + STRICT,  # think tags
+        '{"disruption_label": "neut',  # truncated
+    ]
+    rates = contract_rates(completions)
+    assert rates == {
+        "parse_rate": pytest.approx(4 / 5),
+        "raw_json_rate": pytest.approx(2 / 5),
+        "strict_format_rate": pytest.approx(1 / 5),
+        "payload_valid_rate": pytest.approx(4 / 5),
+        "think_tag_rate": pytest.approx(1 / 5),
+    }
+    with pytest.raises(ValueError, match="no completions"):
+        contract_rates([])
+
+
+def test_macro_f1_bootstrap_se_is_seeded():
+    gold = ["disruptive", "consolidating", "neutral"] * 10
+    predicted = ["disruptive", "neutral", "neutral", None, "consolidating", "neutral"] * 5
+    se = macro_f1_bootstrap_se(gold, predicted)
+    assert macro_f1_bootstrap_se(gold, predicted) == se
+    assert macro_f1_bootstrap_se(gold, predicted, seed=1) != se
+    assert 0.02 < se < 0.3
+    many = macro_f1_bootstrap_se(gold * 10, predicted * 10)  # ten times the rows: about sqrt(10) smaller
+    assert se / 5 < many < se / 2
+    with pytest.raises(ValueError):
+        macro_f1_bootstrap_se(gold, predicted[:-1])

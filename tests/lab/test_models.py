@@ -1,3 +1,5 @@
+"""Config-built models: sizes, the local tokenizer, the cached base, the pretraining corpus, loading."""
+
 import json
 
 import pytest
@@ -50,6 +52,7 @@ def llama_parameters(size, vocab):
     return 2 * vocab * size.hidden + size.layers * layer + size.hidden
 
 
+@pytest.mark.slow
 def test_size_presets_are_in_their_parameter_ranges(tmp_path, papers):
     tokenizer = models.train_tokenizer(corpus_texts(papers[:5]), 320, tmp_path)
     built = models.build_model(TINY, tokenizer, 0)
@@ -58,6 +61,7 @@ def test_size_presets_are_in_their_parameter_ranges(tmp_path, papers):
     assert 50_000_000 <= llama_parameters(models.SIZES["gpu"], models.SIZES["gpu"].vocab_size) <= 150_000_000
 
 
+@pytest.mark.slow
 def test_save_and_load_round_trip_gives_same_logits(tmp_path, papers):
     tokenizer = models.train_tokenizer(corpus_texts(papers), 320, tmp_path)
     model = models.build_model(TINY, tokenizer, seed=1)
@@ -71,12 +75,14 @@ def test_save_and_load_round_trip_gives_same_logits(tmp_path, papers):
     assert next(bf16.parameters()).dtype == torch.bfloat16
 
 
+@pytest.mark.slow
 def test_build_model_is_seeded(tmp_path, papers):
     tokenizer = models.train_tokenizer(corpus_texts(papers), 320, tmp_path)
     a, b = (models.build_model(TINY, tokenizer, seed=4) for _ in range(2))
     assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters(), strict=True))
 
 
+@pytest.mark.slow
 def test_base_model_is_cached_by_input_hash(tmp_path, papers, tiny_sizes):
     first = models.base_model("tiny", papers, tmp_path, seed=0, device="cpu")
     info = json.loads((first / models.BASE_MODEL_INFO).read_text())
@@ -100,6 +106,7 @@ def test_load_rejects_unknown_dtype(tmp_path):
         models.load_causal_lm(tmp_path, dtype="int3")
 
 
+@pytest.mark.slow
 def test_base_model_key_includes_cpu_threads(tmp_path, papers, tiny_sizes):
     threads = torch.get_num_threads()
     try:
@@ -149,3 +156,19 @@ def test_encode_document_tokenises_prompt_and_answer_apart(tmp_path, papers):
     assert ids[: len(prompt_ids)] == prompt_ids and ids[-1] == tokenizer.eos_token_id
     assert tokenizer.decode(ids, skip_special_tokens=True) == prompt + answer
     assert models.encode_document(tokenizer, prompt, answer, 10) == ids[-10:]
+
+
+@pytest.mark.slow
+def test_load_causal_lm_in_4bit(tiny_base, split):
+    bnb = pytest.importorskip("bitsandbytes")
+    model, tokenizer = models.load_causal_lm(tiny_base, quantize_4bit=True)
+    quantized = [m for m in model.modules() if isinstance(m, bnb.nn.Linear4bit)]
+    assert len(quantized) == 7 * model.config.num_hidden_layers  # every projection; lm_head stays full
+    assert quantized[0].weight.quant_state.quant_type == "nf4" and quantized[0].compute_dtype == torch.float32
+    assert not isinstance(model.lm_head, bnb.nn.Linear4bit) and tokenizer.padding_side == "left"
+    full, _ = models.load_causal_lm(tiny_base)
+    batch = tokenizer([prompts.format_prompt(split.test[0])], return_tensors="pt")
+    with torch.no_grad():
+        four_bit, fp32 = model(**batch).logits, full(**batch).logits
+    assert torch.isfinite(four_bit).all() and not torch.equal(four_bit, fp32)
+    assert torch.corrcoef(torch.stack([four_bit.flatten(), fp32.flatten()]))[0, 1] > 0.5

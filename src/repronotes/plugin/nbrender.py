@@ -80,7 +80,44 @@ def _convert(notebook: Path, mode: str) -> tuple[str, str]:
     body = _SCRIPT.sub("", _STYLE.sub("", html))
     if mode == "outputs":
         body = _ANCHOR.sub("", body)
-    return body.strip(), css
+    return _figures(body.strip(), _figure_texts(nb)), css
+
+
+_IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
+
+
+def _figure_texts(nb: Any) -> list[tuple[str | None, str | None]]:
+    """(alt, caption) for every image output, in document order, from the cell's `figure` metadata."""
+    texts: list[tuple[str | None, str | None]] = []
+    for cell in nb.cells:
+        figure = cell.get("metadata", {}).get("figure") or {}
+        for output in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
+            if any(kind in output.get("data", {}) for kind in _IMAGE_TYPES):
+                texts.append((figure.get("alt"), figure.get("caption")))
+    return texts
+
+
+def _figures(body: str, texts: list[tuple[str | None, str | None]]) -> str:
+    """Give each notebook image its alt text and wrap it in a <figure> with its caption (cell metadata
+    ``figure: {alt, caption}``); an image without one keeps nbconvert's placeholder, so it stays visible."""
+    if not any(alt or caption for alt, caption in texts):
+        return body
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(body, "html.parser")
+    images = soup.find_all("img")
+    if len(images) != len(texts):
+        return body  # the rendering does not map one to one onto the outputs: leave it as nbconvert made it
+    for image, (alt, caption) in zip(images, texts, strict=True):
+        if alt:
+            image["alt"] = alt
+        if caption:
+            figure = soup.new_tag("figure", attrs={"class": "rn-figure"})
+            image.wrap(figure)
+            figcaption = soup.new_tag("figcaption")
+            figcaption.string = caption
+            figure.append(figcaption)
+    return str(soup)
 
 
 def _is_noise(output: Any) -> bool:
