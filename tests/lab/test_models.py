@@ -172,3 +172,37 @@ def test_load_causal_lm_in_4bit(tiny_base, split):
         four_bit, fp32 = model(**batch).logits, full(**batch).logits
     assert torch.isfinite(four_bit).all() and not torch.equal(four_bit, fp32)
     assert torch.corrcoef(torch.stack([four_bit.flatten(), fp32.flatten()]))[0, 1] > 0.5
+
+
+@pytest.mark.slow
+def test_4bit_layers_keep_their_layout_so_dora_scores_the_same_in_eval(tiny_base, split):
+    """bitsandbytes repacks a Linear4bit for AVX512-BF16 CPUs in eval + no_grad; peft's DoRA then
+    dequantises the packed weight as plain NF4 and gets the norms wrong (0.13 output error measured).
+    load_causal_lm turns the repack off, so eval and train mode (dropout 0) agree on every CPU."""
+    bnb = pytest.importorskip("bitsandbytes")
+    peft = pytest.importorskip("peft")
+    model, tokenizer = models.load_causal_lm(tiny_base, quantize_4bit=True)
+    layers = [m for m in model.modules() if isinstance(m, bnb.nn.Linear4bit)]
+    assert layers and not any(m.support_avx512bf16_for_cpu for m in layers)
+    torch.manual_seed(0)
+    config = peft.LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules=["q_proj", "down_proj"],
+                             use_dora=True, init_lora_weights=False)  # fmt: skip
+    model = peft.get_peft_model(model, config)
+    batch = tokenizer([prompts.format_prompt(split.test[0])], return_tensors="pt")
+    model.train()
+    trained_mode = model(**batch).logits.detach()
+    model.eval()
+    with torch.no_grad():
+        eval_mode = model(**batch).logits
+    assert torch.allclose(eval_mode, trained_mode, atol=1e-5), (eval_mode - trained_mode).abs().max()
+
+
+def test_keep_4bit_layout_turns_off_every_repack_flag():
+    class Layer(torch.nn.Module):
+        def __init__(self, flag):
+            super().__init__()
+            self.support_avx512bf16_for_cpu = flag
+
+    model = torch.nn.Sequential(Layer(True), Layer(False), torch.nn.Linear(2, 2), Layer(True))
+    assert models.keep_4bit_layout(model) == 2
+    assert not any(getattr(m, "support_avx512bf16_for_cpu", False) for m in model.modules())
