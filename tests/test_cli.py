@@ -304,3 +304,14 @@ def test_init_scaffolds_an_experiment_that_runs_and_records(tmp_path):
         [str(BIN / "repronotes"), "init", "pi_estimate"], cwd=root, capture_output=True, text=True
     )
     assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_record_refuses_a_banded_metric_captured_without_a_standard_error(recorded):
+    """A band is k·SE: without n, se or seeds the record could never verify, so record refuses it."""
+    folder = recorded.root / "experiments/toy"
+    write_notebook(folder / "notebook.ipynb", TOY_CODE.replace(", n=200)", ")"))
+    result = recorded.cli("record", "toy", "--profile", "cpu", "--allow-dirty")
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "experiments/toy/experiment.yaml: metrics.accuracy:" in result.stderr
+    assert "without a standard error" in result.stderr and "could never pass" in result.stderr
+    assert untouched(recorded)

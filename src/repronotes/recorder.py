@@ -25,7 +25,7 @@ from repronotes.errors import (
     SpecError,
 )
 from repronotes.inputs import kernel_numerics
-from repronotes.model import MetricVerdict, RunResult
+from repronotes.model import MetricEntry, MetricVerdict, RunResult, TolerancePair
 from repronotes.pipeline import Engine
 from repronotes.record import SCHEMA, tolerance_document, write_record
 from repronotes.spec import Experiment
@@ -97,6 +97,24 @@ def _refuse_incomplete(exp: Experiment, profile: str, run: RunResult) -> None:
             exp.spec_file,
             f"metrics.{undeclared[0]}",
             f"captured by {label} but no tolerance is declared for it",
+        )
+    for name in sorted(run.metrics):
+        _refuse_band_without_se(exp, label, name, run.metrics[name], rules.lookup(name))
+
+
+def _refuse_band_without_se(
+    exp: Experiment, label: str, name: str, entry: MetricEntry, pair: TolerancePair | None
+) -> None:
+    """A band compares in units of SE: a metric captured without one could never verify again."""
+    if pair is None or entry.is_series or isinstance(entry.value, bool | str):
+        return
+    banded = [t for t in (pair.same, pair.other) if t is not None and t.band is not None and not t.info]
+    if banded and tolerance.trusted_se(entry)[0] is None:
+        raise SpecError(
+            exp.spec_file,
+            f"metrics.{name}",
+            f"{label} captured it without a standard error (no n, se or per-seed values), so its band "
+            "tolerance could never pass; capture one, or declare another tolerance kind for it",
         )
 
 
