@@ -6,6 +6,7 @@ Each benchmark owns a section (`## <name>`); rerunning it replaces that section 
 from __future__ import annotations
 
 import datetime as dt
+import importlib.metadata
 import json
 import re
 import subprocess
@@ -32,7 +33,16 @@ def machine() -> str:
     gpu = env.get("gpu") or {}
     cpu = env.get("cpu", {})
     where = gpu.get("name") or f"{cpu.get('model')} ({cpu.get('logical_cores')} cores)"
-    return f"{env.get('hardware_class')} · {where} · torch {env.get('packages', {}).get('torch')}"
+    torch = env.get("packages", {}).get("torch") or _installed("torch")
+    return f"{env.get('hardware_class')} · {where} · torch {torch}"
+
+
+def _installed(name: str) -> str | None:
+    """`repronotes env` lists only what a run imported; the benchmark names the installed version."""
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def write_section(name: str, numbers: dict[str, Any], summary: str, where: str | None = None) -> None:
