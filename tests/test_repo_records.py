@@ -66,11 +66,11 @@ def test_every_committed_record_verifies_without_a_rerun(fresh_clone):
     [
         ("gpu", lambda m: m["n_balanced"].update(value=m["n_balanced"]["value"] + 100), "metric n_balanced"),
         ("gpu", lambda m: m.pop("dataset_sha256"), "metric dataset_sha256"),
-        ("gpu", lambda m: m["split/test"].update(value=float("nan")), "NaN is not allowed"),
+        ("gpu", lambda m: m["split/low/test"].update(value=float("nan")), "NaN is not allowed"),
         (
             "cpu",
-            lambda m: m["best_achievable_accuracy"].update(value=0.99),
-            "metric best_achievable_accuracy",
+            lambda m: m["bayes/low/test/accuracy"].update(value=0.99),
+            "metric bayes/low/test/accuracy",
         ),
     ],
 )
